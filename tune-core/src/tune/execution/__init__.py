@@ -1,0 +1,1 @@
+"""Executors: where and how trials run (a plugin kind). See ``executor.Executor``."""
