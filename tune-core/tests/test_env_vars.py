@@ -19,6 +19,24 @@ def test_every_variable_is_documented():
     text = DOCS.read_text()
     for name in ENV_VARS:
         assert f"`{name}`" in text, name
+    import sys
+
+    sys.path.insert(0, str(DOCS.parents[1] / "tools"))
+    from gen_env_docs import render
+
+    assert text == render(), "docs/env.md is stale: run python tools/gen_env_docs.py"
+
+
+def test_chdir_to_trial_dir(tmp_path, monkeypatch):
+    def where(config):
+        tune.report({"cwd": os.getcwd()})
+
+    rc = tune.RunConfig(storage_path=str(tmp_path), verbose=0)
+    r = tune.Tuner(where, run_config=rc).fit()[0]
+    assert os.path.realpath(r.metrics["cwd"]) == os.path.realpath(r.path)
+    monkeypatch.setenv("TUNE_CHDIR_TO_TRIAL_DIR", "0")
+    r = tune.Tuner(where, run_config=rc).fit()[0]
+    assert os.path.realpath(r.metrics["cwd"]) == os.path.realpath(os.getcwd())
 
 
 def nested(config):

@@ -325,7 +325,7 @@ def test_function_checkpoints_land_in_trial_dir(executor, tmp_path):
     o = drive(executor, launch)
     paths = [r[CHECKPOINT_KEY] for r in o.results]
     assert [os.path.basename(p) for p in paths] == [
-        "checkpoint_000000", "checkpoint_000001", "checkpoint_000002",
+        "checkpoint_000001", "checkpoint_000002", "checkpoint_000003",
     ]
     for i, p in enumerate(paths):
         assert os.path.dirname(p) == launch.trial_dir
@@ -344,8 +344,7 @@ def test_function_restore_continues_from_checkpoint(executor, tmp_path):
     assert [r["i"] for r in o.results] == [2, 3]
     assert [r["training_iteration"] for r in o.results] == [3, 4]
     assert [r["iterations_since_restore"] for r in o.results] == [1, 2]
-    # Ray Tune's naming: a 0-based count of the trial's checkpoints, continued after restore.
-    assert os.path.basename(o.results[-1][CHECKPOINT_KEY]) == "checkpoint_000003"
+    assert os.path.basename(o.results[-1][CHECKPOINT_KEY]) == "checkpoint_000004"
 
 
 def test_dict_checkpoints_and_get_checkpoint(executor, tmp_path):
@@ -431,8 +430,8 @@ def test_class_trial_with_checkpoint_frequency(executor, tmp_path, sync):
     assert [r["value"] for r in o.results] == list(range(1, 8))
     with_ckpt = {r["training_iteration"]: r[CHECKPOINT_KEY] for r in o.results if CHECKPOINT_KEY in r}
     assert sorted(with_ckpt) == [3, 6]
-    assert with_ckpt[3] == os.path.join(launch.trial_dir, "checkpoint_000000")
-    assert with_ckpt[6] == os.path.join(launch.trial_dir, "checkpoint_000001")
+    assert with_ckpt[3] == os.path.join(launch.trial_dir, "checkpoint_000003")
+    assert with_ckpt[6] == os.path.join(launch.trial_dir, "checkpoint_000006")
     assert Checkpoint(with_ckpt[3]).to_dict() == {"value": 3}
     assert o.results[-1]["done"] is True
     assert o.end.checkpoint_dir is None
@@ -442,7 +441,7 @@ def test_class_checkpoint_at_end_and_manual(executor, tmp_path):
     launch = launch_for(tmp_path, DirCounter, {"end": 4, "manual_at": 2}, checkpoint_at_end=True)
     o = drive(executor, launch)
     assert [r["training_iteration"] for r in o.results if CHECKPOINT_KEY in r] == [2]
-    assert o.end.checkpoint_dir == os.path.join(launch.trial_dir, "checkpoint_000001")
+    assert o.end.checkpoint_dir == os.path.join(launch.trial_dir, "checkpoint_000004")
     with open(os.path.join(o.end.checkpoint_dir, "value.txt")) as f:
         assert f.read() == "4"
 
@@ -463,7 +462,7 @@ def test_class_pause_saves_checkpoint(executor, tmp_path):
     launch = launch_for(tmp_path, Counter, {"end": None}, sync_results=True)
     o = drive(executor, launch, on_result=pause_at_two)
     assert len(o.results) == 2
-    assert o.end.checkpoint_dir == os.path.join(launch.trial_dir, "checkpoint_000000")
+    assert o.end.checkpoint_dir == os.path.join(launch.trial_dir, "checkpoint_000002")
     assert Checkpoint(o.end.checkpoint_dir).to_dict() == {"value": 2}
 
 
@@ -506,6 +505,27 @@ def test_step_must_return_a_dict(executor, tmp_path):
     o = drive(executor, launch_for(tmp_path, Bad))
     assert isinstance(o.end, TrialFailed)
     assert "step() returned 3" in o.end.error
+
+
+class FailsInSetup(Trainable):
+    def setup(self, config):
+        raise RuntimeError("setup broke")
+
+
+def test_failure_in_setup_is_reported_for_the_right_trial(executor, tmp_path):
+    drive(executor, launch_for(tmp_path, counting))
+    launch = launch_for(tmp_path, FailsInSetup)
+    o = drive(executor, launch)
+    assert isinstance(o.end, TrialFailed) and o.end.trial_id == launch.trial_id
+    assert o.end.error == "RuntimeError: setup broke"
+    assert not any(isinstance(e, TrialStarted) for e in o.events)
+
+
+def test_failed_restore_fails_the_trial(executor, tmp_path):
+    o = drive(executor, launch_for(
+        tmp_path, DirCounter, restore_checkpoint=str(tmp_path / "no_such_checkpoint")
+    ))
+    assert isinstance(o.end, TrialFailed)
 
 
 def test_report_inside_class_trainable_raises(executor, tmp_path):

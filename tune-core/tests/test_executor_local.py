@@ -12,7 +12,13 @@ import time
 
 import pytest
 
-from tune.errors import InsufficientResourcesError, TuneError, TuneValueError, WorkerDiedError
+from tune.errors import (
+    InsufficientResourcesError,
+    TuneError,
+    TuneTypeError,
+    TuneValueError,
+    WorkerDiedError,
+)
 from tune.execution.executor import (
     TrialCompleted,
     TrialFailed,
@@ -30,6 +36,7 @@ from tune.trainable.util import with_parameters
 
 def env_probe(config):
     report({"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "extra": os.environ.get("EXTRA")})
+    time.sleep(config.get("sleep", 0))
 
 
 def overlap(config):
@@ -209,23 +216,22 @@ def test_cuda_visible_devices_empty_without_gpus(executor_factory, tmp_path):
 def test_gpu_ids_are_assigned_per_trial(executor_factory, tmp_path):
     ex = executor_factory(num_cpus=8, num_gpus=2)
     assert ex.total_resources()["GPU"] == 2.0
-    whole = [
-        launch_for(tmp_path, overlap, {"sleep": 0.3}, resources=Resources({"CPU": 1, "GPU": 1}))
-        for _ in range(2)
-    ]
-    ex.launch(whole[0])
-    ex.launch(whole[1])
-    assert not ex.fits_now(Resources({"GPU": 0.1}))
-    drive(ex, [])  # nothing new; just let the two finish below
-    probes = [
-        launch_for(tmp_path, env_probe, resources=Resources({"CPU": 1, "GPU": 1})) for _ in range(2)
-    ]
-    for _ in range(100):
-        if not ex.running_trials():
-            break
-        ex.poll(0.2)
-    out = drive(ex, probes)
-    assert sorted(r[0]["cuda"] for r, _ in out.values()) in (["0", "0"], ["0", "1"], ["1", "1"])
+    one = Resources({"CPU": 1, "GPU": 1})
+    launches = [launch_for(tmp_path, env_probe, {"sleep": 0.3}, resources=one) for _ in range(3)]
+    ex.launch(launches[0])
+    ex.launch(launches[1])
+    assert not ex.fits_now(Resources({"GPU": 0.1})) and ex.available_resources()["GPU"] == 0.0
+    cuda: dict = {}
+    third_launched = False
+    while not third_launched or ex.running_trials():
+        if not third_launched and ex.fits_now(one):
+            ex.launch(launches[2])  # once a GPU came free
+            third_launched = True
+        for event in ex.poll(0.5):
+            if isinstance(event, TrialResults):
+                cuda[event.trial_id] = event.results[0]["cuda"]
+    devices = [cuda[launch.trial_id] for launch in launches]
+    assert sorted(devices[:2]) == ["0", "1"] and devices[2] in ("0", "1")
 
 
 def test_fractional_gpus_share_a_device(executor_factory, tmp_path):
@@ -254,6 +260,31 @@ def test_gpu_detection_follows_cuda_visible_devices(monkeypatch):
     assert detect_gpu_ids() == ["1"]
 
 
+def test_start_method_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TUNE_WORKER_START_METHOD", "threads")
+    with pytest.raises(TuneValueError, match="TUNE_WORKER_START_METHOD"):
+        LocalExecutor().start()
+    monkeypatch.setenv("TUNE_WORKER_START_METHOD", "forkserver")
+    ex = LocalExecutor(num_cpus=1)
+    try:
+        (results, end), = drive(ex, [launch_for(tmp_path, pid_of)], timeout=60).values()
+        assert isinstance(end, TrialCompleted)
+    finally:
+        ex.shutdown()
+
+
+def test_shutdown_releases_shipped_trainables(executor_factory, tmp_path):
+    from tune.execution import local
+
+    ex = executor_factory()
+    trainable = wrap_function(pid_of)
+    drive(ex, [launch_for(tmp_path, None, trainable=trainable)])
+    assert any(t is trainable for t in local._REGISTRY.values())
+    ex.shutdown()
+    assert not any(t is trainable for t in local._REGISTRY.values())
+    assert all(trainable is not entry[0] for entry in local._KEYS.values())
+
+
 def test_bad_constructor_arguments():
     with pytest.raises(TuneValueError, match="num_cpus"):
         LocalExecutor(num_cpus=0)
@@ -270,12 +301,13 @@ def test_bad_constructor_arguments():
 
 def test_workers_stay_warm_across_trials_and_executors(executor_factory, tmp_path):
     ex = executor_factory(num_cpus=1)
-    out = drive(ex, [launch_for(tmp_path, pid_of) for _ in range(5)])
+    trainable = wrap_function(pid_of)
+    out = drive(ex, [launch_for(tmp_path, None, trainable=trainable) for _ in range(5)])
     pids = {results[0]["pid"] for results, _ in out.values()}
     assert len(pids) == 1
     ex.shutdown()
     ex2 = executor_factory(num_cpus=1)
-    out = drive(ex2, [launch_for(tmp_path, pid_of)])
+    out = drive(ex2, [launch_for(tmp_path, None, trainable=trainable)])
     assert {results[0]["pid"] for results, _ in out.values()} == pids
 
 
@@ -295,6 +327,21 @@ def test_worker_death_fails_the_trial_and_the_next_one_runs(
     assert ex.available_resources()["CPU"] == 1.0
     (results, end), = drive(ex, [launch_for(tmp_path, pid_of)]).values()
     assert isinstance(end, TrialCompleted) and results[0]["pid"] != os.getpid()
+
+
+def test_unpicklable_trainable_fails_at_launch(executor_factory, tmp_path):
+    import threading
+
+    lock = threading.Lock()
+
+    def holds_a_lock(config):
+        with lock:
+            report({"x": 1})
+
+    ex = executor_factory()
+    with pytest.raises(TuneTypeError, match="cannot be pickled"):
+        ex.launch(launch_for(tmp_path, holds_a_lock))
+    assert ex.running_trials() == set() and ex.available_resources()["CPU"] >= 1
 
 
 def test_unpicklable_result_fails_with_a_clear_message(executor_factory, tmp_path):
@@ -357,7 +404,6 @@ def test_with_parameters_objects_are_not_copied_per_trial(executor_factory, tmp_
     assert all(len(ids) == 1 for ids in by_pid.values())
 
 
-@pytest.mark.slow
 def test_spawn_start_method_works(executor_factory, tmp_path):
     log = str(tmp_path / "unpickles.log")
     ex = executor_factory(num_cpus=2, start_method="spawn")

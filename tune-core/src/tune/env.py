@@ -67,6 +67,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "How the local executor starts its worker processes: fork (default on Linux), spawn or "
         "forkserver.",
     ),
+    "TUNE_CHDIR_TO_TRIAL_DIR": (
+        "1",
+        "Set to 0 to keep worker processes in the driver's working directory instead of "
+        "changing into each trial's directory while it runs.",
+    ),
     "TUNE_RESULTS_DIR": (
         "~/tune_results",
         "Default storage path when RunConfig(storage_path=...) is not given.",

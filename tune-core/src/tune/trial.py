@@ -7,7 +7,6 @@ whole history in memory: the history lives in ``<trial dir>/result.json``.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from typing import Any
@@ -21,7 +20,57 @@ TERMINATED = "TERMINATED"
 ERROR = "ERROR"
 STATUSES = (PENDING, RUNNING, PAUSED, TERMINATED, ERROR)
 
-_LAST_N = (5, 10)
+_UNRANKED = frozenset(
+    {"timestamp", "pid", "time_this_iter_s", "iterations_since_restore", "time_since_restore"}
+)
+
+
+class _MetricStats:
+    """Running max/min/mean/last and the last-5 / last-10 means of one metric."""
+
+    __slots__ = ("max", "min", "sum", "n", "last", "window", "sum5", "sum10")
+
+    def __init__(self, value: float) -> None:
+        self.max = self.min = self.sum = self.last = value
+        self.n = 1
+        self.window: deque = deque([value], maxlen=10)
+        self.sum5 = self.sum10 = value
+
+    def add(self, value: float) -> None:
+        if value > self.max:
+            self.max = value
+        if value < self.min:
+            self.min = value
+        self.sum += value
+        self.n += 1
+        self.last = value
+        window = self.window
+        if len(window) == 10:
+            self.sum10 -= window[0]
+        if len(window) >= 5:
+            self.sum5 -= window[-5]
+        window.append(value)
+        self.sum5 += value
+        self.sum10 += value
+
+    def as_dict(self) -> dict[str, float]:
+        k = len(self.window)
+        return {
+            "max": self.max,
+            "min": self.min,
+            "avg": self.sum / self.n,
+            "last": self.last,
+            "last-5-avg": self.sum5 / min(k, 5),
+            "last-10-avg": self.sum10 / k,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, float]) -> _MetricStats:
+        entry = cls(d["last"])
+        entry.max, entry.min = d["max"], d["min"]
+        entry.sum, entry.n = d["avg"], 1
+        entry.sum5 = entry.sum10 = d["last"]
+        return entry
 
 
 class Trial:
@@ -76,8 +125,7 @@ class Trial:
         self.stopping_criterion = stopping_criterion or {}
         self.status = PENDING
         self.last_result: dict = {}
-        self.metric_analysis: dict[str, dict[str, float]] = {}
-        self.metric_n_steps: dict[str, dict[str, deque]] = {}
+        self._stats: dict[str, _MetricStats] = {}
         self.checkpoint: Any = None
         self.error_file: str | None = None
         self.error_msg: str | None = None
@@ -116,33 +164,47 @@ class Trial:
 
     # -- results ----------------------------------------------------------------------------
     def update_last_result(self, result: dict) -> None:
-        """Record a result: ``last_result`` and the per-metric running summary."""
+        """Record a result: ``last_result`` and the per-metric running summary.
+
+        Nested dicts are summarised under ``"outer/inner"`` keys. Bookkeeping fields that no
+        one ranks trials by (timestamps, pids...) are skipped: this runs for every result.
+        """
         self.last_result = result
         self.results_seen += 1
-        for metric, value in result.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+        self._summarise(result, "")
+
+    def _summarise(self, result: dict, prefix: str) -> None:
+        stats = self._stats
+        for key, value in result.items():
+            cls = type(value)
+            if cls is float:
+                if value != value:  # NaN
+                    continue
+            elif cls is int:
+                pass
+            elif cls is dict:
+                if key != "config":
+                    self._summarise(value, f"{prefix}{key}/")
                 continue
-            if isinstance(value, float) and math.isnan(value):
+            elif cls is bool or not isinstance(value, (int, float)):
                 continue
-            analysis = self.metric_analysis.get(metric)
-            if analysis is None:
-                self.metric_analysis[metric] = {
-                    "max": value, "min": value, "avg": value, "last": value, "_n": 1,
-                }
-                self.metric_n_steps[metric] = {str(n): deque([value], maxlen=n) for n in _LAST_N}
-                for n in _LAST_N:
-                    self.metric_analysis[metric][f"last-{n}-avg"] = value
+            if not prefix and key in _UNRANKED:
                 continue
-            n = analysis["_n"] + 1
-            analysis["_n"] = n
-            analysis["max"] = max(analysis["max"], value)
-            analysis["min"] = min(analysis["min"], value)
-            analysis["avg"] += (value - analysis["avg"]) / n
-            analysis["last"] = value
-            for k in _LAST_N:
-                window = self.metric_n_steps[metric][str(k)]
-                window.append(value)
-                analysis[f"last-{k}-avg"] = sum(window) / len(window)
+            name = prefix + key if prefix else key
+            entry = stats.get(name)
+            if entry is None:
+                stats[name] = _MetricStats(value)
+            else:
+                entry.add(value)
+
+    @property
+    def metric_analysis(self) -> dict[str, dict[str, float]]:
+        """``{metric: {"max","min","avg","last","last-5-avg","last-10-avg"}}``."""
+        return {name: entry.as_dict() for name, entry in self._stats.items()}
+
+    @metric_analysis.setter
+    def metric_analysis(self, value: dict[str, dict[str, float]]) -> None:
+        self._stats = {name: _MetricStats.from_dict(d) for name, d in (value or {}).items()}
 
     def get_state(self) -> dict:
         """A JSON-friendly snapshot of this record (for the experiment state)."""

@@ -84,9 +84,10 @@ class Outbox:
         self.error: BaseException | None = None
 
     def begin(self, trial_id: str) -> None:
+        """A new trial: what follows is sent under ``trial_id`` (``started()`` when set up)."""
         with self._lock:
             self._trial_id = trial_id
-            self._started = True
+            self._started = False
             self._results.clear()
             self.error = None
             self._last_flush = _time()
@@ -98,6 +99,10 @@ class Outbox:
                 )
                 self._thread.start()
             self._wake.set()
+
+    def started(self) -> None:
+        """The trial is set up: the next send carries the started flag."""
+        self._started = True
 
     def add(self, result: dict, now: float) -> None:
         results = self._results
@@ -195,21 +200,6 @@ def meets_stop_criteria(result: dict, criteria: dict) -> bool:
     return False
 
 
-def next_checkpoint_index(trial_dir: str) -> int:
-    """One past the highest ``checkpoint_<n>`` in ``trial_dir`` (0 when there is none), so a
-    restored trial never overwrites an earlier checkpoint."""
-    highest = -1
-    try:
-        with os.scandir(trial_dir) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith("checkpoint_") and name[11:].isdigit():
-                    highest = max(highest, int(name[11:]))
-    except OSError:
-        pass
-    return highest + 1
-
-
 def _fresh_dir(path: str) -> None:
     """Remove a leftover directory (say, from a run that failed after writing it)."""
     if os.path.lexists(path):
@@ -287,7 +277,6 @@ class TrialRunner(_session.Session):
         self._interrupt: str | None = None
         self._latest_checkpoint: str | None = spec["restore"]
         self._last_poll = 0.0
-        self._next_index: int | None = None
         self._resources: Any = None
         self.exit_requested = False
 
@@ -305,6 +294,7 @@ class TrialRunner(_session.Session):
         """Run the trial to its end and send the end event; return an instance to keep for
         reuse (class trials with ``reuse_actors``), else None."""
         keep = None
+        self.outbox.begin(self.trial_id)
         try:
             cls = self.cls
             if issubclass(cls, FunctionTrainable) and cls._function is not None:
@@ -328,7 +318,7 @@ class TrialRunner(_session.Session):
             meta = read_tune_metadata(spec["restore"])
             self._progress.restored(int(meta.get("iteration", 0)), float(meta.get("time_total_s", 0.0)))
         _session.set_session(self)
-        self.outbox.begin(self.trial_id)
+        self.outbox.started()
         self._progress.last_time = _time()
         try:
             call_function(fn, config, self.report)
@@ -355,7 +345,7 @@ class TrialRunner(_session.Session):
     def _persist(self, checkpoint: Checkpoint, result: dict) -> None:
         if not isinstance(checkpoint, Checkpoint):
             raise invalid_type("checkpoint", checkpoint, "expected a tune.Checkpoint")
-        target = self._checkpoint_dir()
+        target = self._checkpoint_dir(self._progress.iteration)
         source = checkpoint._path
         if source is None or os.path.realpath(source) != os.path.realpath(target):
             _fresh_dir(target)
@@ -375,7 +365,12 @@ class TrialRunner(_session.Session):
         _session.set_session(_ClassSession(self))
         trainable = None
         if self.reusable is not None:
-            if self.reusable.reset(config, info):
+            try:
+                reused = self.reusable.reset(config, info)
+            except BaseException:
+                safe_stop(self.reusable)
+                raise
+            if reused:
                 trainable = self.reusable
             else:
                 safe_stop(self.reusable)
@@ -384,7 +379,7 @@ class TrialRunner(_session.Session):
         try:
             if spec["restore"]:
                 trainable.restore(spec["restore"])
-            self.outbox.begin(self.trial_id)
+            self.outbox.started()
             freq = spec["freq"]
             saved_at, saved_path = -1, None
             while True:
@@ -410,17 +405,12 @@ class TrialRunner(_session.Session):
         safe_stop(trainable)
         return ("completed", checkpoint_dir), None
 
-    def _checkpoint_dir(self) -> str:
-        """``<trial dir>/checkpoint_<index>``: Ray Tune's naming, a 0-based count of the
-        trial's checkpoints."""
-        if self._next_index is None:
-            self._next_index = next_checkpoint_index(self.trial_dir)
-        index = self._next_index
-        self._next_index = index + 1
-        return os.path.join(self.trial_dir, f"checkpoint_{index:06d}")
+    def _checkpoint_dir(self, iteration: int) -> str:
+        """``<trial dir>/checkpoint_<training iteration, 6 digits>``."""
+        return os.path.join(self.trial_dir, f"checkpoint_{iteration:06d}")
 
     def _save(self, trainable: Trainable) -> str:
-        target = self._checkpoint_dir()
+        target = self._checkpoint_dir(trainable.iteration)
         _fresh_dir(target)
         return trainable.save(target)
 

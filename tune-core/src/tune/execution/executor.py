@@ -36,7 +36,6 @@ class TrialLaunch:
             ``result[metric] >= threshold``), so run-ahead trials stop exactly on time.
         checkpoint_frequency / checkpoint_at_end: class trainables' automatic checkpoints.
         reuse_actors: class trainables may be reused via ``reset_config``.
-        iteration_offset: training_iteration already done before a restore.
         env: extra environment variables for the trial (e.g. ``CUDA_VISIBLE_DEVICES``).
         experiment_name: the experiment's name (for ``tune.get_context()``).
         experiment_tag: the trial's tag, copied into every result.

@@ -7,9 +7,10 @@
   Linux; ``TUNE_WORKER_START_METHOD`` or ``start_method=`` pick ``spawn``/``forkserver``)
   and kept in a module-level pool that later experiments in the same driver reuse; they are
   shut down at interpreter exit.
-* Trainables travel once per worker: a forked worker inherits those known when it was forked;
-  others receive the cloudpickled trainable (pickled once per executor) with their first trial
-  of it. ``with_parameters`` objects ride along, so they are not copied per trial.
+* Trainables travel once per worker: each is cloudpickled once per executor (so an unpicklable
+  one fails at its first launch, always); a forked worker inherits those known when it was
+  forked, others receive the pickle with their first trial of it. ``with_parameters`` objects
+  ride along, so they are not copied per trial.
 * A worker that dies (segfault, ``os._exit``, SIGKILL, out of memory) fails its trial with
   ``worker_died=True``; its resources are freed and a fresh worker takes its place.
 """
@@ -26,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -127,34 +129,43 @@ class _WorkerProc:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
+            if -code == signal.SIGKILL:
+                return f"killed by {name}; the system may have run out of memory"
             return f"killed by {name}"
         return f"exit code {code}"
 
 
 class _Pool:
-    """All worker processes of this driver; idle ones wait here between trials."""
+    """All worker processes of this driver; idle ones wait here between trials.
+
+    Shared by every LocalExecutor of the process (experiments may run in threads), hence
+    the lock around the lists.
+    """
 
     def __init__(self) -> None:
         self.idle: list[_WorkerProc] = []
         self.workers: list[_WorkerProc] = []
+        self._lock = threading.Lock()
         self._atexit_registered = False
 
     def checkout(
         self, method: str, key: str, reuse: bool, gpu_tag: tuple[str, ...]
     ) -> _WorkerProc:
         while True:
-            best, best_score = None, -1
-            for w in self.idle:
-                if w.method != method or (w.gpu_tag is not None and w.gpu_tag != gpu_tag):
-                    continue
-                score = 2 if (reuse and w.kept_key == key) else (1 if key in w.known else 0)
-                if score > best_score:
-                    best, best_score = w, score
-                    if score == 2:
-                        break
+            with self._lock:
+                best, best_score = None, -1
+                for w in reversed(self.idle):  # most recently used first: warmest caches
+                    if w.method != method or (w.gpu_tag is not None and w.gpu_tag != gpu_tag):
+                        continue
+                    score = 2 if (reuse and w.kept_key == key) else (1 if key in w.known else 0)
+                    if score > best_score:
+                        best, best_score = w, score
+                        if score == 2:
+                            break
+                if best is not None:
+                    self.idle.remove(best)
             if best is None:
                 return self._start(method)
-            self.idle.remove(best)
             if best.process.is_alive():
                 return best
             self.discard(best)
@@ -174,25 +185,30 @@ class _Pool:
         process.start()
         child.close()
         w = _WorkerProc(process, parent, method, known)
-        self.workers.append(w)
-        if not self._atexit_registered:
-            atexit.register(self.shutdown_all)
-            self._atexit_registered = True
+        with self._lock:
+            self.workers.append(w)
+            if not self._atexit_registered:
+                atexit.register(self.shutdown_all)
+                self._atexit_registered = True
         return w
 
     def checkin(self, w: _WorkerProc) -> None:
-        self.idle.append(w)
+        with self._lock:
+            self.idle.append(w)
 
     def discard(self, w: _WorkerProc, grace: float = 0.0) -> None:
         """Remove a worker for good, making sure its process is gone."""
-        if w in self.idle:
-            self.idle.remove(w)
-        if w in self.workers:
-            self.workers.remove(w)
+        with self._lock:
+            if w in self.idle:
+                self.idle.remove(w)
+            if w in self.workers:
+                self.workers.remove(w)
         _terminate([w], grace)
 
     def forget(self, keys: set[str]) -> None:
-        for w in self.workers:
+        with self._lock:
+            workers = list(self.workers)
+        for w in workers:
             gone = w.known & keys
             if gone:
                 w.known -= gone
@@ -201,7 +217,8 @@ class _Pool:
                 w.try_send(("f", sorted(gone)))
 
     def shutdown_all(self, grace: float = 1.0) -> None:
-        workers, self.workers, self.idle = self.workers, [], []
+        with self._lock:
+            workers, self.workers, self.idle = self.workers, [], []
         _terminate(workers, grace)
 
     def after_fork_in_child(self) -> None:
@@ -213,6 +230,7 @@ class _Pool:
             except OSError:
                 pass
         self.workers, self.idle = [], []
+        self._lock = threading.Lock()  # another thread may have held it at fork time
         self._atexit_registered = True  # the parent's atexit handlers are not run here
 
 
@@ -523,6 +541,15 @@ class LocalExecutor(Executor):
         else:
             key = entry[1]
         if key not in self._keys:
+            # Pickled now even if forked workers will inherit it: an unpicklable trainable
+            # must fail the same way whether or not warm workers happen to exist.
+            try:
+                _blob(key)
+            except TuneTypeError:
+                if not _KEY_USERS.get(key):
+                    _REGISTRY.pop(key, None)
+                    _KEYS.pop(id(trainable), None)
+                raise
             self._keys.add(key)
             _KEY_USERS[key] = _KEY_USERS.get(key, 0) + 1
         return key

@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import pickle
+import re
 import socket
 import tempfile
 import time
@@ -34,6 +35,7 @@ TIMESTAMP = "timestamp"
 
 #: tune's own bookkeeping inside checkpoint directories (iteration and time to resume from).
 TUNE_METADATA_FILE = ".tune_metadata.json"
+_CHECKPOINT_DIR_RE = re.compile(r"checkpoint_(\d+)$")
 
 
 @dataclass
@@ -152,12 +154,13 @@ def write_tune_metadata(checkpoint_dir: str, progress: Progress, **extra: Any) -
 
 
 def read_tune_metadata(checkpoint_dir: str) -> dict:
-    """Tune's metadata of a checkpoint (iteration, time), ``{}`` for a foreign directory."""
+    """Tune's metadata of a checkpoint; without the file, the iteration from the dir name."""
     try:
         with open(os.path.join(checkpoint_dir, TUNE_METADATA_FILE)) as f:
             return json.load(f)
     except (OSError, ValueError):
-        return {}
+        match = _CHECKPOINT_DIR_RE.search(os.path.basename(os.path.normpath(checkpoint_dir)))
+        return {"iteration": int(match.group(1)) if match else 0, "time_total_s": 0.0}
 
 
 class Trainable:
