@@ -13,8 +13,14 @@ from typing import Any
 from tune._result_io import is_number
 
 
+class Whole(str):
+    """A cell value never cut to ``max_len`` (trial names: a cut name is useless)."""
+
+
 def format_cell(value: Any, max_len: int | None = None) -> str:
     """The text shown for one value: '' for None, 6 significant digits for floats."""
+    if isinstance(value, Whole):
+        return str(value)
     if value is None:
         return ""
     if is_number(value):

@@ -435,7 +435,7 @@ class TuneReporterBase(ProgressReporter):
         headers += [metric_titles[k] for k in metric_keys]
         rows = []
         for t, loc in zip(shown, locations):
-            row: list[Any] = [str(t), t.status] + ([loc] if show_loc else [])
+            row: list[Any] = [_table.Whole(t), t.status] + ([loc] if show_loc else [])
             row += [_param_value(t, k) for k in param_titles]
             row += [lookup(t.last_result, k) for k in metric_keys]
             rows.append(row)
