@@ -29,13 +29,13 @@ from tune.execution.executor import (
     TrialStarted,
 )
 from tune.experiment import TrialNamer
-from tune.experiment_state import write_state
+from tune.experiment_recorder import ExperimentRecorder
 from tune.failures import FailureHandler
 from tune.loop_warnings import LoopWarnings
 from tune.resources import to_placement_group_factory
-from tune.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
-
-_SNAPSHOT_PERIOD_S = 10.0
+from tune.restore import RestoredExperiment, adopt_restored
+from tune.trial import PAUSED, PENDING, RUNNING, TERMINATED, Trial
+from tune.trial_history import checkpoint_iteration, truncate_history
 
 
 def max_pending_trials(adaptive_searcher: bool) -> int:
@@ -82,7 +82,13 @@ class ExperimentSpec:
 class TuneController:
     """Runs one experiment to completion on an executor. Use ``run()`` once."""
 
-    def __init__(self, spec: ExperimentSpec, bus: ExperimentBus, executor: Executor) -> None:
+    def __init__(
+        self,
+        spec: ExperimentSpec,
+        bus: ExperimentBus,
+        executor: Executor,
+        restored: RestoredExperiment | None = None,
+    ) -> None:
         self.spec = spec
         self.bus = bus
         self.executor = executor
@@ -98,7 +104,24 @@ class TuneController:
             spec.trial_name_creator,
             spec.trial_dirname_creator,
         )
+        if restored is not None and restored.run_id:
+            self._namer.run_id = restored.run_id
+        self._restored = restored
+        self.recorder = ExperimentRecorder(
+            spec.experiment_dir,
+            {
+                "name": spec.experiment_name,
+                "trainable_name": spec.trainable_name,
+                "metric": spec.metric,
+                "mode": spec.mode,
+                "run_id": self._namer.run_id,
+            },
+            bus,
+            generation=restored.generation if restored is not None else 0,
+        )
         self._failures = FailureHandler(self, spec.max_failures, spec.fail_fast)
+        self._interrupts = None
+        self._paused_all = False
         self._searcher_done = False
         self._stop_all = False
         self._iteration = 0
@@ -107,18 +130,23 @@ class TuneController:
         )
         self._sync = True
         self._start_time = time.monotonic()
-        self._last_snapshot = 0.0
         self._error: BaseException | None = None
         self._max_pending = max_pending_trials(spec.adaptive_searcher)
         self._warnings = LoopWarnings()
 
     # ---------------------------------------------------------------------------- life cycle
-    def run(self) -> list[Trial]:
+    def run(self, interrupts: Any = None) -> list[Trial]:
+        """Run to the end; ``interrupts`` is an ``InterruptHandler`` whose flag stops the run."""
+        self._interrupts = interrupts
         spec = self.spec
         self._sync = self.bus.scheduler_needs_every_result() or self.bus.has_stoppers
         self.bus.setup(spec.stop, spec.num_samples, spec.total_num_samples)
         self.executor.start()
         try:
+            if self._restored is not None:
+                adopt_restored(self, self._restored)
+                self._restored = None
+            self.recorder.snapshot(self.trials)
             while not self._finished():
                 self._step()
         except BaseException as exc:
@@ -148,16 +176,16 @@ class TuneController:
                 self._failures.on_failed(trial, event)
             elif isinstance(event, TrialStarted):
                 trial.start_time = trial.start_time or time.time()
+        self._check_interrupt()
         self._check_global_stop()
         self.bus.on_step_end(self._iteration, self.trials)
         self._warnings.check(busy_since, len(events), bool(self._waiting) and not self._live)
-        if time.monotonic() - self._last_snapshot > _SNAPSHOT_PERIOD_S:
-            self.snapshot()
+        self.recorder.maybe_snapshot(self.trials)
 
     def _finished(self) -> bool:
         if self._live:
             return False
-        if self._stop_all:
+        if self._stop_all or self.interrupted:
             return True
         return self._searcher_done and not self._waiting
 
@@ -180,38 +208,38 @@ class TuneController:
         if over_budget or self.bus.should_stop_all():
             self.stop_experiment()
 
-    def stop_experiment(self) -> None:
-        """Stop every running trial and create no more; waiting trials stay PENDING."""
+    def stop_experiment(self, pause: bool = False) -> None:
+        """Stop every running trial and create no more; waiting trials stay PENDING.
+
+        With ``pause`` (an interrupt) running trials save a checkpoint where they can and
+        stay unfinished, so a restore continues them.
+        """
         self._stop_all = True
+        decision = PAUSE if pause else STOP
         for trial_id in list(self._live):
-            if trial_id not in self._stopping:
-                self._stopping[trial_id] = STOP
-                self.executor.stop(trial_id)
+            if self._stopping.get(trial_id) != decision:
+                self._stopping[trial_id] = decision
+                self.executor.stop(trial_id, save_checkpoint=pause)
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupts is not None and self._interrupts.requested
+
+    def _check_interrupt(self) -> None:
+        if self.interrupted and not self._paused_all:
+            self._paused_all = True
+            self.stop_experiment(pause=True)
 
     def _shutdown(self) -> None:
         try:
             self.executor.shutdown()
         finally:
-            for trial in self._live.values():
-                trial.status = TERMINATED if self._error is None else ERROR
+            # Trials still live after an error stay RUNNING in the record: a restore resumes them.
             self._live.clear()
-            self.snapshot()
-            self.bus.on_experiment_end(self.trials)
-
-    def snapshot(self) -> None:
-        """Write the experiment state file (atomically)."""
-        self._last_snapshot = time.monotonic()
-        spec = self.spec
-        write_state(
-            spec.experiment_dir,
-            {
-                "name": spec.experiment_name,
-                "trainable_name": spec.trainable_name,
-                "metric": spec.metric,
-                "mode": spec.mode,
-                "trials": [t.get_state() for t in self.trials],
-            },
-        )
+            try:
+                self.bus.on_experiment_end(self.trials)
+            finally:
+                self.recorder.close(self.trials)
 
     # ---------------------------------------------------------------------------- trials
     def _add_trials(self) -> None:
@@ -275,6 +303,7 @@ class TuneController:
         self.trials.append(trial)
         self._by_id[trial_id] = trial
         self.bus.scheduler_on_add(trial)
+        self.recorder.trial_created(trial)
         if not self.executor.fits_ever(trial.resources):
             self._failures.fail_unschedulable(
                 trial,
@@ -304,6 +333,9 @@ class TuneController:
         del self._waiting[trial.trial_id]
         os.makedirs(trial.path, exist_ok=True)
         restore = self._restore_from.pop(trial.trial_id, None)
+        if trial.status != PAUSED:
+            # A retried or restored trial re-reports what came after its checkpoint.
+            truncate_history(trial.path, checkpoint_iteration(restore))
         out, err = spec.log_files
         self.executor.launch(
             TrialLaunch(
@@ -335,6 +367,16 @@ class TuneController:
             self.bus.on_trial_restore(self._iteration, self.trials, trial)
         else:
             self.bus.on_trial_start(self._iteration, self.trials, trial)
+
+    def adopt(self, trials: list[Trial], resume: dict[str, str | None]) -> None:
+        """Take over restored trials; those in ``resume`` wait to run from their checkpoint."""
+        for trial in trials:
+            self.trials.append(trial)
+            self._by_id[trial.trial_id] = trial
+            if trial.trial_id in resume:
+                if resume[trial.trial_id]:
+                    self._restore_from[trial.trial_id] = resume[trial.trial_id]
+                self._waiting[trial.trial_id] = trial
 
     def requeue(self, trial: Trial, checkpoint_path: str | None) -> None:
         """Put a trial back in line, to start again from ``checkpoint_path`` (or scratch)."""
@@ -389,6 +431,7 @@ class TuneController:
 
             trial.checkpoint = Checkpoint(checkpoint_dir)
             result["checkpoint_dir_name"] = os.path.basename(checkpoint_dir)
+            self.recorder.trial_checkpointed(trial)
             self.bus.on_trial_save(self._iteration, self.trials, trial)
             self.bus.on_checkpoint(self._iteration, self.trials, trial, trial.checkpoint)
         decision = STOP if self._meets_stop_criteria(result) else CONTINUE
@@ -421,15 +464,17 @@ class TuneController:
             from tune.trainable.checkpoint import Checkpoint
 
             trial.checkpoint = Checkpoint(event.checkpoint_dir)
+            self.recorder.trial_checkpointed(trial)
             self.bus.on_trial_save(self._iteration, self.trials, trial)
             self.bus.on_checkpoint(self._iteration, self.trials, trial, trial.checkpoint)
-        if decision == PAUSE and not self._stop_all:
+        if decision == PAUSE:
             self._live.pop(trial.trial_id, None)
             self._stopping.pop(trial.trial_id, None)
             if trial.checkpoint is not None:
                 self._restore_from[trial.trial_id] = trial.checkpoint.path
             trial.status = PAUSED
             self._waiting[trial.trial_id] = trial
+            self.recorder.trial_changed(trial, len(self.trials))
             return
         self.end_trial(trial, TERMINATED)
         if trial.last_result:
@@ -441,6 +486,7 @@ class TuneController:
         else:
             self.bus.scheduler_on_complete(trial, result)
         self.bus.on_trial_complete(self._iteration, self.trials, trial)
+        self.recorder.trial_changed(trial, len(self.trials))
 
     @property
     def iteration(self) -> int:

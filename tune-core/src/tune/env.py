@@ -29,6 +29,19 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "130",
         "Maximum length of the parameter part of trial directory names.",
     ),
+    "TUNE_GLOBAL_CHECKPOINT_S": (
+        "auto",
+        "How often the full experiment snapshot (experiment_state.json) is written. 'auto' "
+        "keeps snapshotting to about 5% of the driver's time (at least 1 s apart); a number "
+        "fixes the period in seconds. Trial endings and checkpoints are journaled as they "
+        "happen either way, so nothing committed is lost between snapshots.",
+    ),
+    "TUNE_DISABLE_SIGINT_HANDLER": (
+        "0",
+        "Set to 1 to leave SIGINT and SIGUSR1 alone. Otherwise the first Ctrl+C (or SIGUSR1) "
+        "stops running trials gracefully and writes a final snapshot, so the run can be "
+        "restored with Tuner.restore; a second Ctrl+C stops at once.",
+    ),
     "TUNE_MAX_PENDING_TRIALS_PG": (
         "auto",
         "How many trials may wait for resources at once. 'auto': 1 for adaptive search "

@@ -55,6 +55,7 @@ class FailureHandler:
             checkpoint = trial.checkpoint.path if trial.checkpoint is not None else None
             ctl.requeue(trial, checkpoint)
             ctl.bus.on_trial_recover(ctl.iteration, ctl.trials, trial)
+            ctl.recorder.trial_changed(trial, len(ctl.trials))
             return
         trial.exception = event.exception or TrialError(event.error, event.traceback)
         self._end_in_error(trial)
@@ -81,3 +82,4 @@ class FailureHandler:
         ctl.bus.searcher_on_complete(trial.trial_id, trial.last_result or None, True)
         ctl.bus.scheduler_on_error(trial)
         ctl.bus.on_trial_error(ctl.iteration, ctl.trials, trial)
+        ctl.recorder.trial_changed(trial, len(ctl.trials))

@@ -217,7 +217,7 @@ class Trial:
             "path": self.path,
             "custom_trial_name": self.custom_trial_name,
             "status": self.status,
-            "last_result": self.last_result,
+            "last_result": {k: v for k, v in self.last_result.items() if k != "config"},
             "metric_analysis": self.metric_analysis,
             "error_file": self.error_file,
             "error_msg": self.error_msg,
@@ -241,7 +241,9 @@ def trial_from_state(state: dict) -> Trial:
         custom_trial_name=state.get("custom_trial_name"),
     )
     trial.status = state.get("status", PENDING)
-    trial.last_result = state.get("last_result") or {}
+    trial.last_result = dict(state.get("last_result") or {})
+    if trial.last_result:
+        trial.last_result["config"] = trial.config
     trial.metric_analysis = state.get("metric_analysis") or {}
     trial.error_file = state.get("error_file")
     trial.error_msg = state.get("error_msg")

@@ -1,12 +1,25 @@
-"""``Tuner``: the entry point that runs an experiment and returns a ``ResultGrid``."""
+"""``Tuner``: the entry point that runs an experiment and returns a ``ResultGrid``.
+
+``Tuner.restore(path, trainable)`` continues an interrupted experiment exactly where its
+record ends; ``Tuner.can_restore(path)`` says whether there is one to continue.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import sys
 from typing import Any
 
 from tune.config import RunConfig, TuneConfig
-from tune.errors import TuneError
+from tune.errors import TuneError, TuneValueError
 from tune.experiment_builder import build_experiment, check_configs, check_param_space
+from tune.restore import (
+    TUNER_FILE,
+    check_restorable,
+    load_restored,
+    load_tuner_settings,
+)
 
 
 class Tuner:
@@ -43,28 +56,145 @@ class Tuner:
         self._tune_config, self._run_config = check_configs(tune_config, run_config)
         self._result_grid = None
         self._trials: list = []
+        self._restore_options: dict | None = None
+        self.experiment_path: str | None = None
 
+    # ------------------------------------------------------------------------------ running
     def fit(self):
         """Run the experiment; returns a ``ResultGrid`` with one ``Result`` per trial."""
         from tune.controller import TuneController
+        from tune.interrupts import InterruptHandler
         from tune.result_grid import ResultGrid
 
         spec, bus, executor = build_experiment(
             self._trainable, self._param_space, self._tune_config, self._run_config
         )
-        controller = TuneController(spec, bus, executor)
-        self._trials = controller.run()
         self.experiment_path = spec.experiment_dir
+        restored = None
+        if self._restore_options is not None:
+            restored = load_restored(spec.experiment_dir, **self._restore_options)
+            self._restore_options = None
+        else:
+            self._save_settings(spec.experiment_dir, spec.trainable_name)
+        controller = TuneController(spec, bus, executor, restored)
+        with InterruptHandler() as interrupts:
+            self._trials = controller.run(interrupts)
         self._result_grid = ResultGrid(
             self._trials, spec.experiment_dir, metric=spec.metric, mode=spec.mode
         )
+        if controller.interrupted:
+            print(
+                "Experiment interrupted; its state is saved. Continue it with:\n"
+                f"    tune.Tuner.restore({spec.experiment_dir!r}, trainable=...).fit()",
+                file=sys.stderr,
+            )
         raise_exc = controller._failures.exception_to_raise
         if raise_exc is not None:
             raise raise_exc
         return self._result_grid
 
     def get_results(self):
-        """The ``ResultGrid`` of the last ``fit()``."""
+        """The ``ResultGrid`` of the last ``fit()``, or of the restored experiment on disk."""
         if self._result_grid is None:
+            if self.experiment_path is not None and self._restore_options is not None:
+                from tune.analysis import ExperimentAnalysis
+                from tune.result_grid import ResultGrid
+
+                analysis = ExperimentAnalysis(self.experiment_path)
+                return ResultGrid(analysis)
             raise TuneError("No results yet: call Tuner.fit() first.")
         return self._result_grid
+
+    def _save_settings(self, experiment_dir: str, trainable_name: str) -> None:
+        """Pickle what ``Tuner.restore`` needs (everything but the trainable) atomically."""
+        import warnings
+
+        import cloudpickle
+
+        settings = {
+            "trainable_name": trainable_name,
+            "param_space": self._param_space,
+            "tune_config": self._tune_config,
+            "run_config": self._run_config,
+        }
+        try:
+            data = cloudpickle.dumps(settings)
+        except Exception as exc:  # noqa: BLE001 - a callback holding a lock, a socket...
+            warnings.warn(
+                f"RunConfig callbacks/progress_reporter cannot be pickled ({exc}); "
+                "Tuner.restore will run without them.",
+                stacklevel=3,
+            )
+            settings["run_config"] = dataclasses.replace(
+                self._run_config, callbacks=None, progress_reporter=None
+            )
+            data = cloudpickle.dumps(settings)
+        path = os.path.join(experiment_dir, TUNER_FILE)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------------------------ restoring
+    @classmethod
+    def restore(
+        cls,
+        path: str,
+        trainable: Any,
+        *,
+        resume_unfinished: bool = True,
+        resume_errored: bool = False,
+        restart_errored: bool = False,
+        param_space: dict | None = None,
+    ) -> Tuner:
+        """A Tuner that continues the experiment at ``path`` when ``fit()`` is called.
+
+        Terminated trials keep their results; unfinished ones continue from their latest
+        checkpoint; errored ones stay errored unless ``resume_errored`` (from their
+        checkpoint) or ``restart_errored`` (from scratch). Searcher, scheduler, stoppers and
+        callbacks continue from their saved state. ``param_space`` re-specifies objects
+        that could not be saved; it must describe the same space.
+        """
+        from tune.experiment_builder import trainable_name
+        from tune.plugins import make_trainable
+
+        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        check_restorable(path)
+        settings = load_tuner_settings(path)
+        trainable_cls = make_trainable(trainable)
+        name = trainable_name(trainable_cls)
+        if name != settings["trainable_name"]:
+            raise TuneValueError(
+                f"Invalid trainable={name!r}: the experiment at {path!r} was run with "
+                f"{settings['trainable_name']!r}. Pass the same trainable (a function or "
+                "class of that name) to Tuner.restore."
+            )
+        run_config = dataclasses.replace(
+            settings["run_config"],
+            storage_path=os.path.dirname(path),
+            name=os.path.basename(path),
+        )
+        tuner = cls(
+            trainable,
+            param_space=settings["param_space"] if param_space is None else param_space,
+            tune_config=settings["tune_config"],
+            run_config=run_config,
+        )
+        tuner.experiment_path = path
+        tuner._restore_options = {
+            "resume_unfinished": resume_unfinished,
+            "resume_errored": resume_errored,
+            "restart_errored": restart_errored,
+        }
+        return tuner
+
+    @classmethod
+    def can_restore(cls, path: str) -> bool:
+        """Whether ``path`` holds an experiment that ``Tuner.restore`` can continue."""
+        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        return all(
+            os.path.exists(os.path.join(path, name))
+            for name in ("experiment_state.json", TUNER_FILE)
+        )

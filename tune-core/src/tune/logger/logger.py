@@ -207,9 +207,9 @@ class _TrialFileLogger(LoggerCallback):
     def on_trial_recover(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        f = self._files.get(trial.trial_id)
-        if f is not None:
-            f.flush()
+        # Closed, not just flushed: before the retry the controller cuts the history back to
+        # the checkpoint it resumes from, by replacing the file.
+        self._close(trial.trial_id)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self.close()
