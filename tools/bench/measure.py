@@ -95,6 +95,72 @@ def self_cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine since boot, from /proc/stat.
+
+    busy = user + nice + system + irq + softirq over all CPUs (idle and iowait excluded);
+    steal is time the hypervisor gave our virtual CPUs to someone else.
+    """
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()[1:]
+    except OSError:
+        return 0.0, 0.0
+    values = [int(x) for x in fields] + [0] * 8
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
+    return (user + nice + system + irq + softirq) / _TICKS, steal / _TICKS
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds of this process's waited-for children (and theirs), plus its own."""
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return c.ru_utime + c.ru_stime + self_cpu_seconds()
+
+
+class Interference:
+    """How much CPU the rest of the machine used while a measured child ran.
+
+    ``other_cpu_s`` = machine busy time - (this process + its waited-for children); divided
+    by the wall time it is the average number of CPUs other processes kept busy.
+    """
+
+    def __init__(self) -> None:
+        self.busy0, self.steal0 = machine_cpu_seconds()
+        self.ours0 = children_cpu_seconds()
+        self.t0 = time.perf_counter()
+
+    def result(self) -> dict[str, float]:
+        busy, steal = machine_cpu_seconds()
+        ours = children_cpu_seconds() - self.ours0
+        wall = max(time.perf_counter() - self.t0, 1e-9)
+        other = max(0.0, busy - self.busy0 - ours)
+        return {
+            "wall_s": wall,
+            "tree_cpu_s": ours,
+            "other_cpu_s": other,
+            "other_load": other / wall,
+            "steal_s": steal - self.steal0,
+        }
+
+
+def wait_for_quiet(
+    max_load: float, window: float = 1.0, timeout: float = 600.0
+) -> tuple[float, float]:
+    """Wait until the machine's busy CPU over ``window`` s is at most ``max_load`` CPUs.
+
+    Returns (seconds waited, the last measured load). Gives up after ``timeout`` seconds.
+    """
+    start = time.perf_counter()
+    while True:
+        b0, _ = machine_cpu_seconds()
+        time.sleep(window)
+        b1, _ = machine_cpu_seconds()
+        load = (b1 - b0) / window
+        waited = time.perf_counter() - start
+        if load <= max_load or waited >= timeout:
+            return waited, load
+
+
 # ---- memory of a process tree -------------------------------------------------------------
 
 
@@ -256,6 +322,27 @@ def git_info(repo: str | os.PathLike) -> dict[str, Any]:
         "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
         "dirty_files": status.splitlines() if status else [],
     }
+
+
+def source_fingerprint(repo: str | os.PathLike) -> str:
+    """A short hash of every ``*.py`` under the distributions' ``src`` folders.
+
+    Taken before each workload, it shows whether the code changed during a run (the
+    project may be edited while a long benchmark runs).
+    """
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha1()
+    root = Path(repo)
+    for src in sorted(root.glob("*/src")) + sorted(root.glob("packages/*/src")):
+        for path in sorted(src.rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"<unreadable>")
+    return digest.hexdigest()[:12]
 
 
 def tune_env() -> dict[str, str]:

@@ -256,15 +256,57 @@ def best_row(
 # -- checkpoints ----------------------------------------------------------------------------
 
 
+def kept_checkpoints(kept: Iterable, latest: Any = None) -> list[tuple[Any, dict]]:
+    """``[(Checkpoint, metrics), ...]`` from the checkpoint manager's ``[(path, metrics), ...]``
+    (``Trial.kept_checkpoints``), in its order; ``latest`` is reused for its own path."""
+    from tune.trainable.checkpoint import Checkpoint
+
+    latest_path = getattr(latest, "path", None) if latest is not None else None
+    out: list[tuple[Any, dict]] = []
+    for path, metrics in kept:
+        if isinstance(path, Checkpoint):
+            checkpoint = path
+        elif latest_path is not None and _same_path(str(latest_path), str(path)):
+            checkpoint = latest
+        else:
+            checkpoint = Checkpoint(path)
+        out.append((checkpoint, dict(metrics or {})))
+    return out
+
+
+def _same_path(a: str, b: str) -> bool:
+    if _is_url(a) or _is_url(b):
+        return a.rstrip("/") == b.rstrip("/")
+    return os.path.normpath(a) == os.path.normpath(b)
+
+
+def trial_checkpoints_of(trial: Any) -> list[tuple[Any, dict]]:
+    """A trial record's kept checkpoints: the checkpoint manager's list when the controller
+    recorded one (``trial.kept_checkpoints``), else found in the trial directory."""
+    return trial_checkpoints(
+        trial.path,
+        trial.checkpoint,
+        trial.last_result,
+        kept=getattr(trial, "kept_checkpoints", None),
+    )
+
+
 def trial_checkpoints(
-    trial_path: str | None, latest: Any, last_result: Mapping | None
+    trial_path: str | None,
+    latest: Any,
+    last_result: Mapping | None,
+    kept: Iterable | None = None,
 ) -> list[tuple[Any, dict]]:
     """``[(Checkpoint, metrics), ...]`` for the checkpoints kept in the trial directory.
 
-    Directories are ``checkpoint_<training_iteration>``; each is paired with the logged result
-    of that iteration. ``latest`` (the trial's current checkpoint object) is reused for its
-    directory and included even where the directory cannot be listed.
+    ``kept``: the checkpoint manager's ``[(path, metrics), ...]`` (``Trial.kept_checkpoints``);
+    when given it is the answer (exact metrics, no listing). Otherwise directories are
+    ``checkpoint_<training_iteration>``; each is paired with the logged result of that
+    iteration. ``latest`` (the trial's current checkpoint object) is reused for its directory
+    and included even where the directory cannot be listed.
     """
+    if kept is not None:
+        return kept_checkpoints(kept, latest)
     dirs = list_checkpoint_dirs(trial_path) if trial_path else []
     latest_path = getattr(latest, "path", None)
     if not dirs:

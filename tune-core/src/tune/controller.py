@@ -398,9 +398,15 @@ class TuneController:
     # ---------------------------------------------------------------------------- results
     def _on_results(self, trial: Trial, results: list[dict]) -> None:
         trial_id = trial.trial_id
-        if trial_id in self._stopping:
+        stopping = self._stopping.get(trial_id)
+        if stopping is not None:
+            if stopping == PAUSE:
+                # Results a run-ahead trial reported before the pause reached it are part of
+                # the state its pause checkpoint holds: keep them in its history.
+                for result in results:
+                    self._process_result(trial, result)
             if self._sync:
-                self.executor.decide(trial_id, self._stopping[trial_id])
+                self.executor.decide(trial_id, stopping)
             return
         decision = CONTINUE
         for result in results:

@@ -116,7 +116,11 @@ class Result:
         self.filesystem = filesystem
         self._config = config
         self._metrics_dataframe = _NOT_LOADED if metrics_dataframe is None else metrics_dataframe
-        self._best_checkpoints = _NOT_LOADED if best_checkpoints is None else best_checkpoints
+        self._best_checkpoints = (
+            _NOT_LOADED
+            if best_checkpoints is None
+            else _result_io.kept_checkpoints(best_checkpoints, checkpoint)
+        )
 
     @property
     def config(self) -> dict | None:
@@ -133,7 +137,10 @@ class Result:
 
     @property
     def best_checkpoints(self) -> list[tuple[Any, dict]]:
-        """``[(checkpoint, metrics), ...]`` of the checkpoints kept, oldest first."""
+        """``[(checkpoint, metrics), ...]`` of the checkpoints kept, oldest first.
+
+        Given to the constructor (the checkpoint manager's kept list; plain paths become
+        ``Checkpoint`` objects), else found in the trial directory on first use."""
         if self._best_checkpoints is _NOT_LOADED:
             self._best_checkpoints = _result_io.trial_checkpoints(
                 self.path, self.checkpoint, self.metrics

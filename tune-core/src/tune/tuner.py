@@ -56,7 +56,7 @@ class Tuner:
         self._tune_config, self._run_config = check_configs(tune_config, run_config)
         self._result_grid = None
         self._trials: list = []
-        self._restore_options: dict | None = None
+        self._restored = None
         self.experiment_path: str | None = None
 
     # ------------------------------------------------------------------------------ running
@@ -70,11 +70,9 @@ class Tuner:
             self._trainable, self._param_space, self._tune_config, self._run_config
         )
         self.experiment_path = spec.experiment_dir
-        restored = None
-        if self._restore_options is not None:
-            restored = load_restored(spec.experiment_dir, **self._restore_options)
-            self._restore_options = None
-        else:
+        restored = self._restored
+        self._restored = None
+        if restored is None:
             self._save_settings(spec.experiment_dir, spec.trainable_name)
         controller = TuneController(spec, bus, executor, restored)
         with InterruptHandler() as interrupts:
@@ -96,7 +94,7 @@ class Tuner:
     def get_results(self):
         """The ``ResultGrid`` of the last ``fit()``, or of the restored experiment on disk."""
         if self._result_grid is None:
-            if self.experiment_path is not None and self._restore_options is not None:
+            if self.experiment_path is not None and self._restored is not None:
                 from tune.analysis import ExperimentAnalysis
                 from tune.result_grid import ResultGrid
 
@@ -183,11 +181,12 @@ class Tuner:
             run_config=run_config,
         )
         tuner.experiment_path = path
-        tuner._restore_options = {
-            "resume_unfinished": resume_unfinished,
-            "resume_errored": resume_errored,
-            "restart_errored": restart_errored,
-        }
+        tuner._restored = load_restored(
+            path,
+            resume_unfinished=resume_unfinished,
+            resume_errored=resume_errored,
+            restart_errored=restart_errored,
+        )
         return tuner
 
     @classmethod

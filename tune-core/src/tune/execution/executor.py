@@ -13,6 +13,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
+from tune.errors import TuneError
 from tune.resources import Resources
 
 
@@ -127,6 +128,8 @@ class Executor(abc.ABC):
     """
 
     name = "executor"
+    #: whether :meth:`kill` works (``TuneConfig(trial_timeout_s=...)`` needs it)
+    supports_kill = False
 
     @abc.abstractmethod
     def start(self) -> None:
@@ -166,6 +169,23 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def stop(self, trial_id: str, save_checkpoint: bool = False) -> None:
         """Ask a running trial to stop (at its next report at the latest). Idempotent."""
+
+    def kill(self, trial_id: str, reason: str) -> None:
+        """End a running trial now, whatever it is doing (a hung trial that never reports).
+
+        Unlike ``stop``, the trial gets no chance to finish its step or save: whatever runs
+        it is terminated, its resources are freed, and the next ``poll`` returns
+        ``TrialFailed(trial_id, error=reason, traceback=reason + details, worker_died=False)``
+        (results it sent before are returned first). A trial that is not running (say, it
+        ended already) is left alone. Executors that can do this set ``supports_kill``.
+
+        :raises TuneError: when this executor cannot forcibly end trials (the default).
+        """
+        raise TuneError(
+            f"The {self.name!r} executor ({type(self).__name__}) cannot forcibly end a running "
+            f"trial, so it cannot end trial {trial_id} ({reason}). Use the 'local' executor "
+            "(TuneConfig(executor='local')), or drop TuneConfig(trial_timeout_s=...)."
+        )
 
     @abc.abstractmethod
     def poll(self, timeout: float) -> list[Event]:

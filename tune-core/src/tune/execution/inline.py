@@ -148,6 +148,17 @@ class InlineExecutor(Executor):
         self._stop_sent = True
         self._channel.queue.put(("s", self._seq, bool(save_checkpoint)))
 
+    def kill(self, trial_id: str, reason: str) -> None:
+        """Not possible here: the trial runs in a thread of the driver, and Python cannot
+        end a thread from outside. Raises ``TuneError`` saying so."""
+        raise TuneError(
+            f"The inline executor cannot forcibly end trial {trial_id} ({reason}): it runs "
+            "trials in a thread of the driver process, and a Python thread cannot be killed "
+            "from outside. Use the local executor (TuneConfig(executor='local'), the default), "
+            "which runs each trial in a worker process it can terminate, or drop "
+            "TuneConfig(trial_timeout_s=...) while debugging inline."
+        )
+
     def poll(self, timeout: float | None) -> list[Event]:
         with self._cond:
             if not self._messages and timeout != 0:

@@ -13,6 +13,11 @@
   ride along, so they are not copied per trial.
 * A worker that dies (segfault, ``os._exit``, SIGKILL, out of memory) fails its trial with
   ``worker_died=True``; its resources are freed and a fresh worker takes its place.
+* ``kill(trial_id, reason)`` (``TuneConfig(trial_timeout_s=...)``) ends a hung trial: the
+  worker's thread stacks are dumped (``faulthandler`` on ``SIGUSR2``, into a per-worker file
+  that both ends open and the worker unlinks at once, so none is ever left behind) so the
+  failure shows where it was stuck, then the worker gets SIGTERM and,
+  after a short grace, SIGKILL; its resources are freed and a fresh worker is started.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +62,13 @@ from tune.resources import Resources
 
 _START_METHODS = ("fork", "spawn", "forkserver")
 _EPS = 1e-9
+#: seconds a killed worker gets between SIGTERM and SIGKILL
+KILL_GRACE_S = 0.5
+#: longest a kill waits for the worker's stack dump
+_STACK_DUMP_WAIT_S = 0.3
+#: longest a kill spends reading what the worker sent before it is killed
+_KILL_DRAIN_S = 0.1
+_STACK_SIGNAL = getattr(signal, "SIGUSR2", None)
 
 
 # ---- trainables by key (driver side) ------------------------------------------------------
@@ -92,10 +106,23 @@ def _blob(key: str) -> bytes:
 class _WorkerProc:
     """Driver-side handle of one worker process."""
 
-    __slots__ = ("process", "conn", "fd", "method", "known", "kept_key", "gpu_tag", "pid")
+    __slots__ = (
+        "process", "conn", "fd", "method", "known", "kept_key", "gpu_tag", "pid", "stack_file",
+        "stack_reader",
+    )
 
-    def __init__(self, process: Any, conn: Any, method: str, known: set[str]) -> None:
+    def __init__(
+        self,
+        process: Any,
+        conn: Any,
+        method: str,
+        known: set[str],
+        stack_file: tuple[str, Any] | None = None,
+    ) -> None:
         self.process = process
+        # Where the worker dumps its stacks on _STACK_SIGNAL: the path (which the worker
+        # unlinks once it has opened it) and the driver's own read handle.
+        self.stack_file, self.stack_reader = stack_file or (None, None)
         self.conn = conn
         self.fd = conn.fileno()
         self.method = method
@@ -133,6 +160,51 @@ class _WorkerProc:
                 return f"killed by {name}; the system may have run out of memory"
             return f"killed by {name}"
         return f"exit code {code}"
+
+    def dump_stacks(self) -> str:
+        """The Python stacks of the worker's threads right now ("" if unavailable)."""
+        reader = self.stack_reader
+        if reader is None or _STACK_SIGNAL is None or not self.process.is_alive():
+            return ""
+        try:
+            start = os.fstat(reader.fileno()).st_size
+            os.kill(self.pid, _STACK_SIGNAL)
+        except (OSError, ValueError):
+            return ""
+        # faulthandler writes from its C signal handler, even while Python code is stuck in
+        # a system call or a C extension; wait until the file stops growing.
+        deadline = time.monotonic() + _STACK_DUMP_WAIT_S
+        size = start
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+            try:
+                now = os.fstat(reader.fileno()).st_size
+            except (OSError, ValueError):
+                return ""
+            if now > start and now == size:
+                break
+            size = now
+        try:
+            reader.seek(start)
+            text = reader.read().decode("utf-8", errors="replace")
+        except (OSError, ValueError):
+            return ""
+        return _trim_stacks(text)
+
+    def remove_stack_file(self) -> None:
+        """Close the driver's handle (and remove the file if the worker never did)."""
+        if self.stack_reader is not None:
+            try:
+                self.stack_reader.close()
+            except OSError:
+                pass
+            self.stack_reader = None
+        if self.stack_file:
+            try:
+                os.remove(self.stack_file)
+            except OSError:
+                pass
+            self.stack_file = None
 
 
 class _Pool:
@@ -175,16 +247,17 @@ class _Pool:
 
         ctx = multiprocessing.get_context(method)
         parent, child = ctx.Pipe(duplex=True)
+        stack_file = _new_stack_file()
         if method == "fork":
-            args: tuple = (child, [parent], _REGISTRY)
+            args: tuple = (child, [parent], _REGISTRY, stack_file and stack_file[0])
             known = set(_REGISTRY)
         else:
-            args = (child, [], {})
+            args = (child, [], {}, stack_file and stack_file[0])
             known = set()
         process = ctx.Process(target=worker_main, args=args, name="tune-worker", daemon=False)
         process.start()
         child.close()
-        w = _WorkerProc(process, parent, method, known)
+        w = _WorkerProc(process, parent, method, known, stack_file)
         with self._lock:
             self.workers.append(w)
             if not self._atexit_registered:
@@ -196,14 +269,14 @@ class _Pool:
         with self._lock:
             self.idle.append(w)
 
-    def discard(self, w: _WorkerProc, grace: float = 0.0) -> None:
+    def discard(self, w: _WorkerProc, grace: float = 0.0, term_grace: float = 0.5) -> None:
         """Remove a worker for good, making sure its process is gone."""
         with self._lock:
             if w in self.idle:
                 self.idle.remove(w)
             if w in self.workers:
                 self.workers.remove(w)
-        _terminate([w], grace)
+        _terminate([w], grace, term_grace)
 
     def forget(self, keys: set[str]) -> None:
         with self._lock:
@@ -229,13 +302,19 @@ class _Pool:
                 w.conn.close()
             except OSError:
                 pass
+            if w.stack_reader is not None:
+                try:
+                    w.stack_reader.close()
+                except OSError:
+                    pass
         self.workers, self.idle = [], []
         self._lock = threading.Lock()  # another thread may have held it at fork time
         self._atexit_registered = True  # the parent's atexit handlers are not run here
 
 
-def _terminate(workers: list[_WorkerProc], grace: float) -> None:
-    """Ask workers to exit, then SIGTERM, then SIGKILL; never waits more than ~grace + 1 s."""
+def _terminate(workers: list[_WorkerProc], grace: float, term_grace: float = 0.5) -> None:
+    """Ask workers to exit (if ``grace``), then SIGTERM, then SIGKILL after ``term_grace``;
+    never waits more than ~grace + term_grace + 0.5 s."""
     for w in workers:
         if grace > 0:
             w.try_send(("x",))
@@ -245,7 +324,7 @@ def _terminate(workers: list[_WorkerProc], grace: float) -> None:
     alive = [w for w in workers if w.process.is_alive()]
     for w in alive:
         w.process.terminate()
-    deadline = time.monotonic() + 0.5
+    deadline = time.monotonic() + term_grace
     for w in alive:
         w.process.join(max(0.0, deadline - time.monotonic()))
         if w.process.is_alive():
@@ -256,6 +335,37 @@ def _terminate(workers: list[_WorkerProc], grace: float) -> None:
             w.conn.close()
         except OSError:
             pass
+        w.remove_stack_file()
+
+
+def _trim_stacks(text: str) -> str:
+    """faulthandler's dump without the frames below ``worker_main`` (a forked worker's
+    stack still shows the driver code that forked it)."""
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        if not line.startswith(" "):  # a thread header or the blank line between threads
+            skipping = False
+            kept.append(line)
+        elif not skipping:
+            kept.append(line)
+            skipping = line.rstrip().endswith(" in worker_main")
+    return "\n".join(kept).strip()
+
+
+def _new_stack_file() -> tuple[str, Any] | None:
+    """A new empty file for a worker's stack dumps: its path and the driver's read handle
+    (None where that is not supported)."""
+    if _STACK_SIGNAL is None:
+        return None
+    path = os.path.join(tempfile.gettempdir(), f"tune-worker-stacks-{uuid.uuid4().hex}.txt")
+    try:
+        with open(path, "xb"):
+            pass
+        reader = open(path, "rb")  # noqa: SIM115 - lives as long as the worker
+    except OSError:
+        return None
+    return path, reader
 
 
 _POOL = _Pool()
@@ -364,6 +474,7 @@ class LocalExecutor(Executor):
     """
 
     name = "local"
+    supports_kill = True
 
     def __init__(
         self,
@@ -591,6 +702,55 @@ class LocalExecutor(Executor):
             return
         running.stop_sent = True
         running.worker.try_send(("s", running.seq, bool(save_checkpoint)))
+
+    def kill(self, trial_id: str, reason: str) -> None:
+        """Terminate the worker running ``trial_id`` (SIGTERM, then SIGKILL after
+        ``KILL_GRACE_S``), free its resources and start a fresh worker in its place.
+
+        What the trial sent before is read first (a trial that ended meanwhile is left
+        alone); the next ``poll`` then returns its results and ``TrialFailed(trial_id,
+        reason, traceback, worker_died=False)``, the traceback holding ``reason`` and the
+        stacks of the worker's threads at the moment it was killed.
+        """
+        running = self._trials.get(trial_id)
+        if running is None:
+            return
+        worker = running.worker
+        self._drain_briefly(worker)
+        if self._trials.get(trial_id) is not running:
+            return  # it ended (or its worker died) while we read
+        stacks = worker.dump_stacks()
+        self._free(trial_id)  # before discard: it unregisters the pipe while still open
+        pid = worker.pid
+        _POOL.discard(worker, grace=0.0, term_grace=KILL_GRACE_S)
+        detail = f"{reason}\nThe worker process (pid {pid}) running it was terminated."
+        if stacks:
+            detail += f"\nWhere its threads were when it was killed:\n\n{stacks}\n"
+        self._pending.append(TrialFailed(trial_id, reason, detail, worker_died=False))
+        if not self._closed:
+            try:
+                _POOL.checkin(_POOL._start(self._start_method or "fork"))
+            except Exception:  # noqa: BLE001,S110 - workers are also started on demand
+                pass
+
+    def _drain_briefly(self, worker: _WorkerProc) -> None:
+        """Read what ``worker`` already sent into ``_pending`` (bounded: a trial reporting
+        in a tight loop must not keep a kill waiting)."""
+        deadline = time.monotonic() + _KILL_DRAIN_S
+        loads = pickle.loads
+        conn = worker.conn
+        while time.monotonic() < deadline:
+            try:
+                if not conn.poll():
+                    return
+                data = conn.recv_bytes()
+            except (EOFError, OSError):
+                self._worker_died(worker, self._pending)
+                return
+            msg = loads(data)
+            if decode(msg, self._pending, _load_exception):
+                self._release(msg[0], self._pending[-1])
+                return
 
     # -- events -------------------------------------------------------------------------------
     def poll(self, timeout: float | None) -> list[Event]:

@@ -201,12 +201,37 @@ def _leave_trial_environment(state: tuple) -> None:
             os.environ[key] = value
 
 
-def worker_main(conn: Any, close: list, inherited: dict) -> None:
+_stack_dump_file: Any = None  # kept open for faulthandler for the life of the worker
+
+
+def _register_stack_dump(path: str | None) -> None:
+    """On SIGUSR2, write every thread's Python stack to ``path`` (the driver reads it when
+    it kills a hung trial). Best effort: where this fails, kills just come without stacks."""
+    global _stack_dump_file
+    signum = getattr(signal, "SIGUSR2", None)
+    if not path or signum is None:
+        return
+    try:
+        _stack_dump_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives with the process
+        faulthandler.register(signum, file=_stack_dump_file, all_threads=True, chain=False)
+    except (OSError, ValueError, RuntimeError, AttributeError):
+        _stack_dump_file = None
+    finally:
+        # Both ends hold the file open now: unlinking it means nothing is left behind, even
+        # when driver and worker are killed outright.
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def worker_main(conn: Any, close: list, inherited: dict, stack_file: str | None = None) -> None:
     """Entry point of a worker process (``multiprocessing.Process`` target).
 
     ``close``: connections inherited through fork that belong to the driver (closing them
     lets this worker see EOF when the driver dies). ``inherited``: trainables by key that
-    came with the fork.
+    came with the fork. ``stack_file``: where to dump thread stacks on SIGUSR2 (the driver
+    creates and removes it).
     """
     for c in close:
         try:
@@ -220,6 +245,7 @@ def worker_main(conn: Any, close: list, inherited: dict) -> None:
         faulthandler.enable(file=2)
     except (OSError, ValueError):
         pass
+    _register_stack_dump(stack_file)
     # Trials chdir into their directories; keep imports relative to the start directory working.
     sys.path[:] = [os.getcwd() if p == "" else p for p in sys.path]
     Worker(conn, inherited).serve()

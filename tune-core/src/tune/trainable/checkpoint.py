@@ -3,7 +3,12 @@
 A checkpoint is a directory. ``Checkpoint.from_directory(path)`` wraps one the trainable wrote;
 ``Checkpoint.from_dict(d)`` holds a small state dict in memory and writes it as a pickle
 (``dict_checkpoint.pkl``) only when a directory is needed, so reporting a dict checkpoint costs
-one file write. ``filesystem`` is ``None`` for local paths.
+one file write.
+
+``path`` may be an fsspec URL (``s3://bucket/exp/trial/checkpoint_000003``): ``filesystem`` is
+then the fsspec filesystem holding it (``None`` for local paths), ``as_directory()`` and
+``to_directory()`` download the files, and ``to_dict()`` / the metadata read and write them in
+place. fsspec is imported only for URLs (``pip install 'tune-core[fsspec]'``).
 """
 
 from __future__ import annotations
@@ -61,12 +66,48 @@ class Checkpoint:
             raise invalid_type("path", path, "expected a directory path (str or os.PathLike)")
         self._path: str | None = os.fspath(path)
         self._data: dict | None = None
+        if filesystem is None and "://" in self._path:
+            from tune.storage import url_to_fs
+
+            filesystem = url_to_fs(self._path)[0]
+        if filesystem is not None and _is_local_fs(filesystem) and "://" not in self._path:
+            filesystem = None  # a plain path on the local file system is just a local path
         self.filesystem = filesystem
+
+    # -- where the files are ------------------------------------------------------------------
+    @property
+    def _remote(self) -> bool:
+        return self._path is not None and self.filesystem is not None
+
+    @property
+    def _fs_path(self) -> str:
+        """The path inside ``filesystem`` (the URL without its protocol)."""
+        assert self._path is not None and self.filesystem is not None
+        return self.filesystem._strip_protocol(self._path).rstrip("/")
+
+    def _fs_join(self, name: str) -> str:
+        return f"{self._fs_path}/{name}"
+
+    def _download(self, target: str) -> None:
+        from tune.storage import download_dir
+
+        try:
+            found = download_dir(self.filesystem, self._fs_path, target)
+        except Exception as exc:  # noqa: BLE001 - network and permission errors alike
+            raise TuneValueError(
+                f"Downloading checkpoint {self._path!r} into {target!r} failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not found and not self.filesystem.isdir(self._fs_path):
+            raise TuneValueError(
+                f"Invalid checkpoint path={self._path!r}: nothing is stored there (was it "
+                "deleted, or is the URL wrong?)."
+            )
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_directory(cls, path: str | os.PathLike) -> Checkpoint:
-        """A checkpoint made of the files in directory ``path``."""
+        """A checkpoint made of the files in directory ``path`` (a local path or a URL)."""
         return cls(path)
 
     @classmethod
@@ -94,6 +135,17 @@ class Checkpoint:
         """The dict of a checkpoint made with ``from_dict`` (or saved as a dict by a Trainable)."""
         if self._data is not None:
             return self._data
+        if self._remote:
+            try:
+                with self.filesystem.open(self._fs_join(DICT_CHECKPOINT_FILE), "rb") as f:
+                    return pickle.load(f)
+            except FileNotFoundError:
+                pass
+            raise TuneValueError(
+                f"Checkpoint at {self._path!r} holds no dict ({DICT_CHECKPOINT_FILE} is missing): "
+                "it was created from a directory. Read its files with as_directory() or "
+                "to_directory()."
+            )
         file = os.path.join(self.path, DICT_CHECKPOINT_FILE)
         if not os.path.exists(file):
             raise TuneValueError(
@@ -106,8 +158,12 @@ class Checkpoint:
 
     @contextlib.contextmanager
     def as_directory(self) -> Iterator[str]:
-        """Context manager giving a local directory with the checkpoint's files (no copy)."""
-        if self._path is not None:
+        """Context manager giving a local directory with the checkpoint's files.
+
+        A local checkpoint directory is given as it is (no copy); a URL checkpoint is
+        downloaded into a temporary directory that is deleted afterwards.
+        """
+        if self._path is not None and not self._remote:
             yield self._path
             return
         target = tempfile.mkdtemp(prefix="tune_checkpoint_")
@@ -124,15 +180,24 @@ class Checkpoint:
         return target
 
     def write_to(self, target: str) -> None:
-        """Put the checkpoint's files into directory ``target`` (created if needed)."""
+        """Put the checkpoint's files into local directory ``target`` (created if needed)."""
         if self._data is not None and self._path is None:
             os.makedirs(target, exist_ok=True)
             _dump_pickle(self._data, os.path.join(target, DICT_CHECKPOINT_FILE))
+            return
+        if self._remote:
+            self._download(target)
             return
         copy_directory(os.path.abspath(self.path), target)
 
     # -- metadata (a small JSON dict stored next to the files) --------------------------------
     def get_metadata(self) -> dict:
+        if self._remote:
+            try:
+                with self.filesystem.open(self._fs_join(METADATA_FILE), "r") as f:
+                    return json.load(f)
+            except FileNotFoundError:
+                return {}
         file = os.path.join(self.path, METADATA_FILE)
         if not os.path.exists(file):
             return {}
@@ -142,6 +207,9 @@ class Checkpoint:
     def set_metadata(self, metadata: dict) -> None:
         if not isinstance(metadata, dict):
             raise invalid_type("metadata", metadata, "expected a JSON-serialisable dict")
+        if self._remote:
+            self.filesystem.pipe_file(self._fs_join(METADATA_FILE), json.dumps(metadata).encode())
+            return
         with open(os.path.join(self.path, METADATA_FILE), "w") as f:
             json.dump(metadata, f)
 
@@ -154,14 +222,33 @@ class Checkpoint:
     def __repr__(self) -> str:
         if self._path is None:
             return f"Checkpoint(data keys={sorted(self._data or {})!r})"
+        if self._remote:
+            return f"Checkpoint(filesystem={_protocol_name(self.filesystem)}, path={self._path})"
         return f"Checkpoint(filesystem=local, path={self._path})"
+
+    def _identity(self) -> str:
+        assert self._path is not None
+        if self._remote:
+            return f"{_protocol_name(self.filesystem)}://{self._fs_path}"
+        return os.path.abspath(self._path)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Checkpoint):
             return NotImplemented
         if self._path is None or other._path is None:
             return self is other
-        return os.path.abspath(self._path) == os.path.abspath(other._path)
+        return self._identity() == other._identity()
 
     def __hash__(self) -> int:
-        return hash(os.path.abspath(self._path)) if self._path is not None else id(self)
+        return hash(self._identity()) if self._path is not None else id(self)
+
+
+def _protocol_name(fs: Any) -> str:
+    protocol = getattr(fs, "protocol", "?")
+    return protocol if isinstance(protocol, str) else protocol[0]
+
+
+def _is_local_fs(fs: Any) -> bool:
+    protocol = getattr(fs, "protocol", ())
+    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+    return "file" in protocols or "local" in protocols
