@@ -257,3 +257,37 @@ def test_vanished_checkpoint_is_named(tmp_path):
     with pytest.raises(TuneValueError, match="vanished") as info:
         tune.Tuner.restore(str(exp), train)
     assert victim in str(info.value)
+
+
+def test_searcher_restore_from_experiment_dir(tmp_path):
+    from tune.search import BasicVariantGenerator
+
+    rc = tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0)
+    searcher = BasicVariantGenerator(random_state=3)
+    tune.Tuner(
+        counting,
+        param_space={"x": tune.uniform(0, 1)},
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=4),
+        run_config=rc,
+    ).fit()
+    fresh = BasicVariantGenerator()
+    fresh.set_search_properties(None, None, {"x": tune.uniform(0, 1)}, num_samples=4)
+    fresh.restore_from_dir(str(tmp_path / "exp"))
+    assert fresh.suggest("next") == "FINISHED"
+    with pytest.raises(tune.TuneError, match="No searcher state"):
+        BasicVariantGenerator().restore_from_dir(str(tmp_path))
+
+
+def test_analysis_of_a_killed_run_reads_the_journal(tmp_path):
+    proc = start_job(tmp_path, "fit", "--sleep", "0.1")
+    deadline = time.monotonic() + 30
+    while sum(1 for m in markers(tmp_path) if m[0] == "end") < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    wait_group_gone(proc.pid)
+    analysis = tune.ExperimentAnalysis(str(tmp_path / "exp"))
+    done = [t for t in analysis.trials if t.status == "TERMINATED"]
+    assert len(done) >= 2
+    assert all(t.last_result.get("step") == STEPS for t in done)

@@ -109,6 +109,13 @@ def resolve_metric_mode(
 def _load_trials(path: str) -> tuple[list[Trial], dict]:
     """Trials and settings from ``experiment_state.json`` (``path`` is the file or its dir)."""
     state_file = os.path.join(path, STATE_FILE) if os.path.isdir(path) else path
+    if os.path.isfile(state_file):
+        # Local experiments: the snapshot plus the journal written since (a run that was
+        # killed has its newest trial endings only there).
+        from tune.journal import load_experiment
+
+        state = load_experiment(os.path.dirname(state_file))
+        return _trials_from_state(state, os.path.dirname(state_file)), state
     text = _result_io.read_text(state_file)
     if text is None:
         raise invalid_value(
@@ -123,14 +130,18 @@ def _load_trials(path: str) -> tuple[list[Trial], dict]:
         raise TuneValueError(
             f"The experiment state file {state_file!r} cannot be read ({exc})."
         ) from exc
-    experiment_dir = os.path.dirname(state_file)
+    return _trials_from_state(state, os.path.dirname(state_file)), state
+
+
+def _trials_from_state(state: dict, experiment_dir: str) -> list[Trial]:
     trials = []
     for trial_state in state.get("trials", []):
+        trial_state.pop("_end_seq", None)
         trial = trial_from_state(trial_state)
         trial.experiment_path = experiment_dir
         _rebase(trial, experiment_dir)
         trials.append(trial)
-    return trials, state
+    return trials
 
 
 def _rebase(trial: Trial, experiment_dir: str) -> None:

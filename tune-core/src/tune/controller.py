@@ -180,7 +180,7 @@ class TuneController:
         self._check_global_stop()
         self.bus.on_step_end(self._iteration, self.trials)
         self._warnings.check(busy_since, len(events), bool(self._waiting) and not self._live)
-        self.recorder.maybe_snapshot(self.trials)
+        self.recorder.end_of_step(self.trials)
 
     def _finished(self) -> bool:
         if self._live:

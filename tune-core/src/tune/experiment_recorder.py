@@ -28,27 +28,47 @@ class ExperimentRecorder:
         self.journal = Journal(experiment_dir, generation)
         self.clock = SnapshotClock(env.get("TUNE_GLOBAL_CHECKPOINT_S"))
         self._plugins_at = 0.0
+        #: seconds spent making the experiment durable (journal records and snapshots)
+        self.cost_s = 0.0
+
+    def _append(self, record: dict) -> None:
+        start = time.perf_counter()
+        self.journal.append(record)
+        self.cost_s += time.perf_counter() - start
 
     # -- journal records ------------------------------------------------------------------------
     def trial_created(self, trial: Trial) -> None:
-        self.journal.append({"t": "trial", "trial": trial.get_state()})
+        self._append({"t": "trial", "trial": {
+            "trial_id": trial.trial_id,
+            "config": trial.config,
+            "trainable_name": trial.trainable_name,
+            "experiment_tag": trial.experiment_tag,
+            "evaluated_params": trial.evaluated_params,
+            "path": trial.path,
+            "custom_trial_name": trial.custom_trial_name,
+            "status": trial.status,
+        }})
 
     def trial_checkpointed(self, trial: Trial) -> None:
-        self.journal.append({
+        self._append({
             "t": "trial",
             "trial": {"trial_id": trial.trial_id, "checkpoint_path": trial.checkpoint.path},
         })
 
     def trial_changed(self, trial: Trial, n_trials: int) -> None:
         """A trial ended or was requeued: its whole record, then (rate-limited) plugin states."""
-        self.journal.append({"t": "trial", "trial": trial.get_state()})
+        start = time.perf_counter()
+        self.journal.append({"t": "trial", "trial": trial.get_progress_state()})
+        self.cost_s += time.perf_counter() - start
         self.plugins(n_trials)
 
     def plugins(self, n_trials: int, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._plugins_at >= _PLUGIN_PERIOD_S:
             self._plugins_at = now
+            start = time.perf_counter()
             self.journal.append({"t": "plugins", "plugins": self.plugin_states(n_trials)})
+            self.cost_s += time.perf_counter() - start
 
     def plugin_states(self, n_trials: int) -> dict[str, Any]:
         bus = self.bus
@@ -60,7 +80,11 @@ class ExperimentRecorder:
         }
 
     # -- snapshots ------------------------------------------------------------------------------
-    def maybe_snapshot(self, trials: list[Trial]) -> None:
+    def end_of_step(self, trials: list[Trial]) -> None:
+        """Commit this step's records; write a snapshot when one is due."""
+        start = time.perf_counter()
+        self.journal.flush()
+        self.cost_s += time.perf_counter() - start
         if self.clock.due():
             self.snapshot(trials)
 
@@ -71,7 +95,9 @@ class ExperimentRecorder:
         state["plugins"] = self.plugin_states(len(trials))
         self._plugins_at = time.monotonic()
         self.journal.rotate(state)
-        self.clock.record(time.perf_counter() - start)
+        took = time.perf_counter() - start
+        self.clock.record(took)
+        self.cost_s += took
 
     def close(self, trials: list[Trial]) -> None:
         try:

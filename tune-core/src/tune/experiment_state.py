@@ -32,8 +32,9 @@ def write_state(experiment_dir: str, state: dict) -> str:
     path = os.path.join(experiment_dir, STATE_FILE)
     tmp = f"{path}.tmp-{os.getpid()}"
     payload = {"format_version": FORMAT_VERSION, "timestamp": time.time(), **state}
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, default=_default)
+    data = json.dumps(payload, default=_default, separators=(",", ":")).encode("utf-8")
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -216,6 +216,13 @@ class Trial:
             "evaluated_params": self.evaluated_params,
             "path": self.path,
             "custom_trial_name": self.custom_trial_name,
+            **self.get_progress_state(),
+        }
+
+    def get_progress_state(self) -> dict:
+        """The part of ``get_state`` that changes after the trial is created."""
+        return {
+            "trial_id": self.trial_id,
             "status": self.status,
             "last_result": {k: v for k, v in self.last_result.items() if k != "config"},
             "metric_analysis": self.metric_analysis,

@@ -206,9 +206,23 @@ class Searcher:
         """``restore`` the newest ``searcher-state-*.pkl`` in ``checkpoint_dir``."""
         pattern = os.path.join(os.path.expanduser(checkpoint_dir), self.CKPT_FILE_TMPL.format("*"))
         paths = glob.glob(pattern)
-        if not paths:
-            raise TuneError(f"No searcher checkpoint ({pattern}) found in {checkpoint_dir}")
-        self.restore(max(paths, key=os.path.getmtime))
+        if paths:
+            self.restore(max(paths, key=os.path.getmtime))
+            return
+        # An experiment directory written by tune keeps the searcher's state in its record.
+        from tune.journal import decode_blob, has_experiment, load_experiment
+
+        directory = os.path.expanduser(checkpoint_dir)
+        if has_experiment(directory):
+            saved = decode_blob((load_experiment(directory).get("plugins") or {}).get("searcher"))
+            if saved is not None:
+                self.tune_searcher_set_state(saved)
+                return
+        raise TuneError(
+            f"No searcher state found in {checkpoint_dir!r}: it holds neither a {pattern} "
+            "file nor an experiment record with a saved searcher. Pass the experiment "
+            "directory (<storage_path>/<name>) of a tune run."
+        )
 
     @property
     def metric(self) -> Any:
