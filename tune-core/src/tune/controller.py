@@ -2,23 +2,21 @@
 
 It asks the searcher for configs, the scheduler which trial to run and what to do after each
 result, the stoppers whether to stop, and the executor what happened; it owns the trials'
-state. Everything it says to plugins goes through the ``ExperimentBus``. Trial failures are
-handled in ``tune.failures``; the state file in ``tune.experiment_state``.
+state. Everything it says to plugins goes through the ``ExperimentBus``. It delegates: trial
+failures to ``tune.failures``, results and trial endings to ``tune.result_processor``, the
+journal and snapshots to ``tune.experiment_recorder``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from tune import env
 from tune.bus import FINISHED, ExperimentBus
-from tune.errors import InsufficientResourcesError, MetricNotReportedError, TuneError
+from tune.errors import InsufficientResourcesError
 from tune.execution.executor import (
-    CHECKPOINT_KEY,
-    CONTINUE,
     PAUSE,
     STOP,
     Executor,
@@ -30,53 +28,14 @@ from tune.execution.executor import (
 )
 from tune.experiment import TrialNamer
 from tune.experiment_recorder import ExperimentRecorder
+from tune.experiment_spec import ExperimentSpec, max_pending_trials
 from tune.failures import FailureHandler
 from tune.loop_warnings import LoopWarnings
 from tune.resources import to_placement_group_factory
 from tune.restore import RestoredExperiment, adopt_restored
-from tune.trial import PAUSED, PENDING, RUNNING, TERMINATED, Trial
+from tune.result_processor import ResultProcessor
+from tune.trial import PAUSED, PENDING, RUNNING, Trial
 from tune.trial_history import checkpoint_iteration, truncate_history
-
-
-def max_pending_trials(adaptive_searcher: bool) -> int:
-    """``TUNE_MAX_PENDING_TRIALS_PG``: "auto" is 1 for adaptive searchers, else 200."""
-    raw = env.get("TUNE_MAX_PENDING_TRIALS_PG").strip().lower()
-    if raw == "auto":
-        return 1 if adaptive_searcher else max(200, int((os.cpu_count() or 1) * 1.1))
-    value = int(env.number("TUNE_MAX_PENDING_TRIALS_PG"))
-    if value < 1:
-        from tune.errors import invalid_value
-
-        raise invalid_value("environment variable TUNE_MAX_PENDING_TRIALS_PG", raw, "must be 'auto' or >= 1")
-    return value
-
-
-@dataclass
-class ExperimentSpec:
-    """The resolved settings of one run, assembled by the Tuner."""
-
-    trainable: Any
-    trainable_name: str
-    param_space: dict
-    experiment_dir: str
-    experiment_name: str
-    metric: str | None = None
-    mode: str | None = None
-    num_samples: int = 1
-    max_concurrent_trials: int | None = None
-    time_budget_s: float | None = None
-    stop_criteria: dict = field(default_factory=dict)
-    stop: Any = None
-    reuse_actors: bool = False
-    checkpoint_frequency: int = 0
-    checkpoint_at_end: bool = False
-    max_failures: int = 0
-    fail_fast: bool | str = False
-    log_files: tuple = (None, None)
-    trial_name_creator: Any = None
-    trial_dirname_creator: Any = None
-    adaptive_searcher: bool = True
-    total_num_samples: int | None = None
 
 
 class TuneController:
@@ -93,10 +52,10 @@ class TuneController:
         self.bus = bus
         self.executor = executor
         self.trials: list[Trial] = []
-        self._waiting: dict[str, Trial] = {}  # PENDING or PAUSED, in creation order
-        self._live: dict[str, Trial] = {}  # launched and not yet ended
-        self._stopping: dict[str, str] = {}  # trial_id -> STOP / PAUSE requested
-        self._restore_from: dict[str, str] = {}
+        self.waiting: dict[str, Trial] = {}  # PENDING or PAUSED, in creation order
+        self.live: dict[str, Trial] = {}  # launched and not yet ended
+        self.stopping: dict[str, str] = {}  # trial_id -> STOP / PAUSE requested
+        self.restore_from: dict[str, str] = {}
         self._by_id: dict[str, Trial] = {}
         self._namer = TrialNamer(
             spec.experiment_dir,
@@ -120,15 +79,16 @@ class TuneController:
             generation=restored.generation if restored is not None else 0,
         )
         self._failures = FailureHandler(self, spec.max_failures, spec.fail_fast)
+        self._results = ResultProcessor(self)
         self._interrupts = None
         self._paused_all = False
         self._searcher_done = False
-        self._stop_all = False
+        self.stop_all = False
         self._iteration = 0
-        self._strict = spec.metric is not None and not env.flag(
+        self.strict = spec.metric is not None and not env.flag(
             "TUNE_DISABLE_STRICT_METRIC_CHECKING"
         )
-        self._sync = True
+        self.sync = True
         self._start_time = time.monotonic()
         self._error: BaseException | None = None
         self._max_pending = max_pending_trials(spec.adaptive_searcher)
@@ -139,7 +99,7 @@ class TuneController:
         """Run to the end; ``interrupts`` is an ``InterruptHandler`` whose flag stops the run."""
         self._interrupts = interrupts
         spec = self.spec
-        self._sync = self.bus.scheduler_needs_every_result() or self.bus.has_stoppers
+        self.sync = self.bus.scheduler_needs_every_result() or self.bus.has_stoppers
         self.bus.setup(spec.stop, spec.num_samples, spec.total_num_samples)
         self.executor.start()
         try:
@@ -159,19 +119,19 @@ class TuneController:
     def _step(self) -> None:
         self._iteration += 1
         self.bus.on_step_begin(self._iteration, self.trials)
-        if not self._stop_all:
+        if not self.stop_all:
             self._add_trials()
             self._start_trials()
         events = self.executor.poll(self._poll_timeout())
         busy_since = time.monotonic()
         for event in events:
             trial = self._by_id.get(event.trial_id)
-            if trial is None or trial.trial_id not in self._live:
+            if trial is None or trial.trial_id not in self.live:
                 continue
             if isinstance(event, TrialResults):
-                self._on_results(trial, event.results)
+                self._results.on_results(trial, event.results)
             elif isinstance(event, TrialCompleted):
-                self._on_completed(trial, event)
+                self._results.on_completed(trial, event)
             elif isinstance(event, TrialFailed):
                 self._failures.on_failed(trial, event)
             elif isinstance(event, TrialStarted):
@@ -179,21 +139,21 @@ class TuneController:
         self._check_interrupt()
         self._check_global_stop()
         self.bus.on_step_end(self._iteration, self.trials)
-        self._warnings.check(busy_since, len(events), bool(self._waiting) and not self._live)
+        self._warnings.check(busy_since, len(events), bool(self.waiting) and not self.live)
         self.recorder.end_of_step(self.trials)
 
     def _finished(self) -> bool:
-        if self._live:
+        if self.live:
             return False
-        if self._stop_all or self.interrupted:
+        if self.stop_all or self.interrupted:
             return True
-        return self._searcher_done and not self._waiting
+        return self._searcher_done and not self.waiting
 
     def _poll_timeout(self) -> float:
-        if not self._live:
+        if not self.live:
             # Nothing runs: either work is about to start, or the scheduler/searcher is
             # holding back; a short wait avoids spinning.
-            return 0.0 if not self._waiting else 0.05
+            return 0.0 if not self.waiting else 0.05
         timeout = 0.5
         if self.spec.time_budget_s is not None:
             left = self.spec.time_budget_s - (time.monotonic() - self._start_time)
@@ -201,7 +161,7 @@ class TuneController:
         return timeout
 
     def _check_global_stop(self) -> None:
-        if self._stop_all:
+        if self.stop_all:
             return
         budget = self.spec.time_budget_s
         over_budget = budget is not None and time.monotonic() - self._start_time >= budget
@@ -214,11 +174,11 @@ class TuneController:
         With ``pause`` (an interrupt) running trials save a checkpoint where they can and
         stay unfinished, so a restore continues them.
         """
-        self._stop_all = True
+        self.stop_all = True
         decision = PAUSE if pause else STOP
-        for trial_id in list(self._live):
-            if self._stopping.get(trial_id) != decision:
-                self._stopping[trial_id] = decision
+        for trial_id in list(self.live):
+            if self.stopping.get(trial_id) != decision:
+                self.stopping[trial_id] = decision
                 self.executor.stop(trial_id, save_checkpoint=pause)
 
     @property
@@ -235,7 +195,7 @@ class TuneController:
             self.executor.shutdown()
         finally:
             # Trials still live after an error stay RUNNING in the record: a restore resumes them.
-            self._live.clear()
+            self.live.clear()
             try:
                 self.bus.on_experiment_end(self.trials)
             finally:
@@ -248,7 +208,7 @@ class TuneController:
         Adaptive searchers get one pending trial at a time, created only when it can start,
         so every suggestion sees the latest results; random/grid search queues ahead.
         """
-        while not self._searcher_done and len(self._waiting) < self._max_pending:
+        while not self._searcher_done and len(self.waiting) < self._max_pending:
             if self._max_pending == 1 and not self._has_room():
                 return
             trial_id = self._namer.trial_id(len(self.trials))
@@ -262,7 +222,7 @@ class TuneController:
 
     def _has_room(self) -> bool:
         limit = self.spec.max_concurrent_trials
-        if limit is not None and len(self._live) >= limit:
+        if limit is not None and len(self.live) >= limit:
             return False
         return self.executor.fits_now(self._default_resources)
 
@@ -315,24 +275,24 @@ class TuneController:
                 ),
             )
             return trial
-        self._waiting[trial_id] = trial
+        self.waiting[trial_id] = trial
         return trial
 
     def _start_trials(self) -> None:
         limit = self.spec.max_concurrent_trials
-        while self._waiting:
-            if limit is not None and len(self._live) >= limit:
+        while self.waiting:
+            if limit is not None and len(self.live) >= limit:
                 return
-            trial = self.bus.choose_trial_to_run(list(self._waiting.values()))
+            trial = self.bus.choose_trial_to_run(list(self.waiting.values()))
             if trial is None or not self.executor.fits_now(trial.resources):
                 return
             self._launch(trial)
 
     def _launch(self, trial: Trial) -> None:
         spec = self.spec
-        del self._waiting[trial.trial_id]
+        del self.waiting[trial.trial_id]
         os.makedirs(trial.path, exist_ok=True)
-        restore = self._restore_from.pop(trial.trial_id, None)
+        restore = self.restore_from.pop(trial.trial_id, None)
         if trial.status != PAUSED:
             # A retried or restored trial re-reports what came after its checkpoint.
             truncate_history(trial.path, checkpoint_iteration(restore))
@@ -348,7 +308,7 @@ class TuneController:
                 resources=trial.resources,
                 bundles=[dict(b) for b in trial.placement_group_factory.bundles],
                 restore_checkpoint=restore,
-                sync_results=self._sync,
+                sync_results=self.sync,
                 stop_criteria=spec.stop_criteria,
                 checkpoint_frequency=spec.checkpoint_frequency,
                 checkpoint_at_end=spec.checkpoint_at_end,
@@ -359,7 +319,7 @@ class TuneController:
                 stderr_file=os.path.join(trial.path, err) if err else None,
             )
         )
-        self._live[trial.trial_id] = trial
+        self.live[trial.trial_id] = trial
         resumed = trial.status == PAUSED or restore is not None or trial.num_failures > 0
         trial.status = RUNNING
         trial.start_time = trial.start_time or time.time()
@@ -375,124 +335,25 @@ class TuneController:
             self._by_id[trial.trial_id] = trial
             if trial.trial_id in resume:
                 if resume[trial.trial_id]:
-                    self._restore_from[trial.trial_id] = resume[trial.trial_id]
-                self._waiting[trial.trial_id] = trial
+                    self.restore_from[trial.trial_id] = resume[trial.trial_id]
+                self.waiting[trial.trial_id] = trial
 
     def requeue(self, trial: Trial, checkpoint_path: str | None) -> None:
         """Put a trial back in line, to start again from ``checkpoint_path`` (or scratch)."""
-        self._live.pop(trial.trial_id, None)
-        self._stopping.pop(trial.trial_id, None)
+        self.live.pop(trial.trial_id, None)
+        self.stopping.pop(trial.trial_id, None)
         if checkpoint_path:
-            self._restore_from[trial.trial_id] = checkpoint_path
+            self.restore_from[trial.trial_id] = checkpoint_path
         trial.status = PENDING
-        self._waiting[trial.trial_id] = trial
+        self.waiting[trial.trial_id] = trial
 
     def end_trial(self, trial: Trial, status: str) -> None:
         """Take a trial out of the live set with its final status."""
-        self._live.pop(trial.trial_id, None)
-        self._stopping.pop(trial.trial_id, None)
-        self._waiting.pop(trial.trial_id, None)
+        self.live.pop(trial.trial_id, None)
+        self.stopping.pop(trial.trial_id, None)
+        self.waiting.pop(trial.trial_id, None)
         trial.status = status
         trial.end_time = time.time()
-
-    # ---------------------------------------------------------------------------- results
-    def _on_results(self, trial: Trial, results: list[dict]) -> None:
-        trial_id = trial.trial_id
-        stopping = self._stopping.get(trial_id)
-        if stopping is not None:
-            if stopping == PAUSE:
-                # Results a run-ahead trial reported before the pause reached it are part of
-                # the state its pause checkpoint holds: keep them in its history.
-                for result in results:
-                    self._process_result(trial, result)
-            if self._sync:
-                self.executor.decide(trial_id, stopping)
-            return
-        decision = CONTINUE
-        for result in results:
-            decision = self._process_result(trial, result)
-            if decision != CONTINUE:
-                break
-        if decision != CONTINUE:
-            self._stopping[trial_id] = decision
-            if not self._sync:
-                self.executor.stop(trial_id, save_checkpoint=decision == PAUSE)
-        if self._sync:
-            self.executor.decide(trial_id, decision)
-
-    def _process_result(self, trial: Trial, result: dict) -> str:
-        spec = self.spec
-        if self._strict and spec.metric not in result:
-            raise MetricNotReportedError(
-                f"Trial {trial} reported a result without the metric {spec.metric!r} that the "
-                f"experiment optimizes (TuneConfig(metric=...)). Reported keys: "
-                f"{sorted(k for k in result if k != 'config')}. Report it with "
-                f"tune.report({{{spec.metric!r}: ...}}), or set "
-                "TUNE_DISABLE_STRICT_METRIC_CHECKING=1 to accept such results."
-            )
-        checkpoint_dir = result.pop(CHECKPOINT_KEY, None)
-        result["config"] = trial.config
-        if checkpoint_dir:
-            from tune.trainable.checkpoint import Checkpoint
-
-            trial.checkpoint = Checkpoint(checkpoint_dir)
-            result["checkpoint_dir_name"] = os.path.basename(checkpoint_dir)
-            self.recorder.trial_checkpointed(trial)
-            self.bus.on_trial_save(self._iteration, self.trials, trial)
-            self.bus.on_checkpoint(self._iteration, self.trials, trial, trial.checkpoint)
-        decision = STOP if self._meets_stop_criteria(result) else CONTINUE
-        if decision == CONTINUE:
-            decision = self.bus.scheduler_on_result(trial, result)
-        if decision == CONTINUE and self.bus.should_stop_trial(trial.trial_id, result):
-            decision = STOP
-        trial.update_last_result(result)
-        self.bus.searcher_on_result(trial.trial_id, result)
-        self.bus.on_trial_result(self._iteration, self.trials, trial, result)
-        return decision
-
-    def _meets_stop_criteria(self, result: dict) -> bool:
-        for key, threshold in self.spec.stop_criteria.items():
-            if key not in result:
-                if result.get("done"):
-                    continue
-                raise TuneError(
-                    f"Stopping criterion {key!r} (RunConfig(stop=...)) is not in the result. "
-                    f"Reported keys: {sorted(k for k in result if k != 'config')}."
-                )
-            value = result[key]
-            if isinstance(value, (int, float)) and value >= threshold:
-                return True
-        return False
-
-    def _on_completed(self, trial: Trial, event: TrialCompleted) -> None:
-        decision = self._stopping.get(trial.trial_id)
-        if event.checkpoint_dir:
-            from tune.trainable.checkpoint import Checkpoint
-
-            trial.checkpoint = Checkpoint(event.checkpoint_dir)
-            self.recorder.trial_checkpointed(trial)
-            self.bus.on_trial_save(self._iteration, self.trials, trial)
-            self.bus.on_checkpoint(self._iteration, self.trials, trial, trial.checkpoint)
-        if decision == PAUSE:
-            self._live.pop(trial.trial_id, None)
-            self._stopping.pop(trial.trial_id, None)
-            if trial.checkpoint is not None:
-                self._restore_from[trial.trial_id] = trial.checkpoint.path
-            trial.status = PAUSED
-            self._waiting[trial.trial_id] = trial
-            self.recorder.trial_changed(trial, len(self.trials))
-            return
-        self.end_trial(trial, TERMINATED)
-        if trial.last_result:
-            trial.last_result["done"] = True
-        result = trial.last_result or None
-        self.bus.searcher_on_complete(trial.trial_id, result, False)
-        if self._stop_all and decision is not None and decision != STOP:
-            self.bus.scheduler_on_remove(trial)
-        else:
-            self.bus.scheduler_on_complete(trial, result)
-        self.bus.on_trial_complete(self._iteration, self.trials, trial)
-        self.recorder.trial_changed(trial, len(self.trials))
 
     @property
     def iteration(self) -> int:

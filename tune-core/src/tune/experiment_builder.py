@@ -12,7 +12,7 @@ from typing import Any
 from tune import env
 from tune.bus import ExperimentBus
 from tune.config import RunConfig, TuneConfig
-from tune.controller import ExperimentSpec
+from tune.experiment_spec import ExperimentSpec
 from tune.errors import (
     InsufficientResourcesError,
     TuneValueError,
