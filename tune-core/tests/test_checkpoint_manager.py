@@ -324,3 +324,131 @@ def test_result_best_checkpoints_come_from_the_kept_list(tmp_path):
     del trial.kept_checkpoints
     assert [i for i, _ in _result_io.list_checkpoint_dirs(trial.path)] == [2, 3, 7]
     assert len(_result_io.trial_checkpoints_of(trial)) == 3
+
+
+def test_a_manager_is_rebuilt_from_trial_records(tmp_path):
+    """The controller may keep the kept list on the trial record instead of the manager's
+    own state: kept_for_state() there, adopt_trial() on restore."""
+    config = {"lr": 0.1}
+    manager = CheckpointManager(num_to_keep=2, score_attribute="score")
+    paths = []
+    for i, score in enumerate([5, 9, 4], start=1):
+        paths.append(make_checkpoint(tmp_path, i))
+        manager.register("t0", paths[-1], {"score": score, "training_iteration": i, "config": config})
+    record = json.loads(json.dumps(manager.kept_for_state("t0")))
+    assert [m["score"] for _, m in record] == [5, 9, 4]
+    assert all("config" not in m for _, m in record)
+    assert all("config" not in m for _, m, _ in manager.get_trial_state("t0")["entries"])
+
+    restored = CheckpointManager(num_to_keep=2, score_attribute="score")
+    restored.adopt_trial("t0", record, latest=paths[-1], config=config)
+    assert restored.best_checkpoints("t0") == manager.best_checkpoints("t0")
+    assert restored.latest("t0") == paths[-1]
+    assert restored.register("t0", make_checkpoint(tmp_path, 4), {"score": 7}) == [
+        paths[0], paths[2]
+    ]
+    # A latest the record lacks (its checkpoint record came after the last kept list) is added.
+    other = CheckpointManager(num_to_keep=1)
+    late = make_checkpoint(tmp_path / "b", 2)
+    other.adopt_trial("t1", [[make_checkpoint(tmp_path / "b", 1), {"training_iteration": 1}]], late)
+    assert [p for p, _ in other.best_checkpoints("t1")] == [str(tmp_path / "b" / "checkpoint_000001"), late]
+    assert other.latest("t1") == late
+    other.adopt_trial("t2", None)
+    assert other.best_checkpoints("t2") == [] and other.latest("t2") is None
+
+
+def test_deferred_deletion_waits_for_delete_pending(tmp_path):
+    """A controller deletes only after the state naming the new latest checkpoint is written:
+    a crash in between must never leave a recorded latest checkpoint deleted."""
+    manager = CheckpointManager(num_to_keep=1, deferred=True)
+    paths, deleted = register_all(manager, tmp_path, [1, 2, 3])
+    assert deleted == [[], [paths[0]], [paths[1]]]
+    assert on_disk(tmp_path) == [1, 2, 3]  # nothing deleted yet
+    assert manager.pending_deletions == paths[:2]
+    assert [p for p, _ in manager.best_checkpoints("t0")] == [paths[2]]
+    assert manager.delete_pending() == paths[:2]
+    assert on_disk(tmp_path) == [3] and manager.pending_deletions == []
+    assert manager.delete_pending() == []
+
+
+def test_deferred_deletion_spares_a_checkpoint_needed_again(tmp_path):
+    manager = CheckpointManager(num_to_keep=1, deferred=True)
+    paths, _ = register_all(manager, tmp_path, [1, 2, 3])
+    # Before the queue is processed: the trial restarts from checkpoint 1 and saves it again,
+    # and a scheduler pins checkpoint 2.
+    manager.register("t0", paths[0], {"training_iteration": 1})
+    manager.pin("t0", paths[1])
+    # 1 is the latest again and 2 is pinned: both spared; 3, queued when 1 came back, goes.
+    assert manager.delete_pending() == [paths[2]]
+    assert on_disk(tmp_path) == [1, 2]
+    assert manager.pending_deletions == [paths[1]]  # waits for the unpin
+    manager.unpin("t0", paths[1])
+    assert manager.delete_pending() == [paths[1]]
+    assert on_disk(tmp_path) == [1]
+
+
+# ---- through the Tuner (once the controller registers checkpoints with the manager) ---------
+
+
+def _integrated() -> bool:
+    from tune.experiment_spec import ExperimentSpec
+
+    return "checkpoint_config" in ExperimentSpec.__dataclass_fields__
+
+
+_SCORES = [3, 7, 1, 9, 5, 2]
+
+
+def _scored_trainable():
+    """A class trainable whose score goes up and down (_SCORES), checkpointing a dict."""
+    import tune
+
+    class Scored(tune.Trainable):
+        def setup(self, config):
+            self.i = 0
+
+        def step(self):
+            self.i += 1
+            return {"score": _SCORES[self.i - 1], "done": self.i == len(_SCORES)}
+
+        def save_checkpoint(self, checkpoint_dir):
+            return {"i": self.i}
+
+        def load_checkpoint(self, checkpoint):
+            self.i = checkpoint["i"]
+
+    return Scored
+
+
+@pytest.mark.parametrize("executor", ["local", "inline"])
+def test_tuner_keeps_the_best_checkpoints(tmp_path, executor):
+    if not _integrated():
+        pytest.skip("the controller does not use the CheckpointManager yet")
+    import tune
+
+    results = tune.Tuner(
+        _scored_trainable(),
+        tune_config=tune.TuneConfig(executor=executor),
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path), name="keep", verbose=0,
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=2, checkpoint_score_attribute="score", checkpoint_frequency=1,
+            ),
+        ),
+    ).fit()
+    (result,) = list(results)
+    assert result.error is None
+    # The best two (9 at iteration 4, 7 at 2) and the latest (6), oldest first.
+    assert on_disk(result.path) == [2, 4, 6]
+    assert not [n for n in os.listdir(result.path) if n.startswith(DELETING_PREFIX)]
+    pairs = result.best_checkpoints
+    assert [m["score"] for _, m in pairs] == [7, 9, 2]
+    assert [m["training_iteration"] for _, m in pairs] == [2, 4, 6]
+    assert pairs[-1][0] == result.checkpoint
+    assert result.get_best_checkpoint("score", "max").path.endswith("checkpoint_000004")
+    # Reading the finished experiment back gives the same kept list.
+    restored = tune.Tuner.restore(results.experiment_path, _scored_trainable()).get_results()
+    assert [m["score"] for _, m in restored[0].best_checkpoints] == [7, 9, 2]
+    analysis = tune.ExperimentAnalysis(results.experiment_path)
+    trial = analysis.trials[0]
+    assert [v for _, v in analysis.get_trial_checkpoints_paths(trial, "score")] == [7, 9, 2]

@@ -93,8 +93,18 @@ def test_exists_local(tmp_path):
 def test_bad_urls():
     with pytest.raises(TuneValueError, match="nosuchproto://x"):
         StorageContext("nosuchproto://x", "exp")
-    with pytest.raises(TuneValueError, match="one directory name"):
-        StorageContext("memory://x", "a/b")
+    with pytest.raises(TuneValueError, match="must name a directory"):
+        StorageContext("memory://x", "..")
+
+
+def test_sync_period_from_environment(mem_url, monkeypatch):
+    assert StorageContext(mem_url, "exp").sync_period_s == 30
+    monkeypatch.setenv("TUNE_SYNC_PERIOD_S", "2.5")
+    assert StorageContext(mem_url, "exp").sync_period_s == 2.5
+    assert StorageContext(mem_url, "exp", sync_period_s=0).sync_period_s == 0
+    monkeypatch.setenv("TUNE_SYNC_PERIOD_S", "soon")
+    with pytest.raises(TuneValueError, match="TUNE_SYNC_PERIOD_S"):
+        StorageContext(mem_url, "exp")
 
 
 def test_missing_fsspec_says_what_to_install(monkeypatch):
@@ -164,18 +174,49 @@ def test_sync_is_incremental_and_mirrors_deletions(mem_url):
         f.write('{"loss": 0.5}\n')
     write(os.path.join(ctx.local_experiment_dir, "trial_0", "checkpoint_000002", "model.txt"))
     write(os.path.join(ctx.local_experiment_dir, "trial_0", "state.json.tmp-123"))  # in flight
-    import shutil
-
-    shutil.rmtree(os.path.join(ctx.local_experiment_dir, "trial_1", "checkpoint_000001"))
+    write(os.path.join(ctx.local_experiment_dir, "trial_0", "progress.csv.tmp.123"))
+    # the checkpoint manager deletes by renaming to .deleting-<name>-<random> first
+    trial_1 = os.path.join(ctx.local_experiment_dir, "trial_1")
+    os.rename(
+        os.path.join(trial_1, "checkpoint_000001"),
+        os.path.join(trial_1, ".deleting-checkpoint_000001-abcd"),
+    )
     ctx.sync_up(force=True)
     ctx.wait()
     assert ctx.stats["files_uploaded"] == first + 2
     files = remote_files(ctx.filesystem, ctx.experiment_path)
     assert "trial_0/checkpoint_000002/model.txt" in files
-    assert not any("tmp-" in f for f in files)
+    assert not any(".tmp" in f or ".deleting-" in f for f in files)
     assert not any(f.startswith("trial_1/checkpoint_000001") for f in files)
     assert not ctx.filesystem.exists(f"{ctx.experiment_path}/trial_1/checkpoint_000001")
     assert ctx.filesystem.cat(f"{ctx.experiment_path}/trial_0/result.json").count(b"\n") == 2
+    ctx.close()
+
+
+def test_remote_deletions_wait_for_a_state_read_after_them(mem_url):
+    fs = recording_fs()
+    ctx = StorageContext(mem_url, "exp", storage_filesystem=fs)
+    make_experiment(ctx.local_experiment_dir)
+    ctx.sync_up(force=True)
+    ctx.wait()
+    doomed = os.path.join(ctx.local_experiment_dir, "trial_0", "checkpoint_000001")
+    remote = f"{ctx.experiment_path}/trial_0/checkpoint_000001/model.txt"
+
+    def delete_during_upload():  # retention deletes a checkpoint while a pass uploads
+        import shutil
+
+        shutil.rmtree(doomed)
+
+    type(fs).on_put = staticmethod(delete_during_upload)
+    write(os.path.join(ctx.local_experiment_dir, "trial_0", "result.json"), "changed")
+    ctx.sync_up(force=True)
+    ctx.wait()
+    assert not os.path.exists(doomed)
+    assert fs.exists(remote)  # the state uploaded in that pass may still name it
+    type(fs).on_put = None
+    ctx.sync_up(force=True)
+    ctx.wait()
+    assert not fs.exists(remote)
     ctx.close()
 
 
@@ -185,6 +226,7 @@ class RecordingMemoryFS(MemoryFileSystem):
     protocol = "memory"
     delay = 0.0
     fail = False
+    on_put = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -194,6 +236,8 @@ class RecordingMemoryFS(MemoryFileSystem):
         if self.fail:
             raise PermissionError("access denied")
         time.sleep(self.delay)
+        if self.on_put is not None:
+            self.on_put()
         self.log.append(rpath.rsplit("/exp/", 1)[-1])
         return super().put_file(lpath, rpath, *args, **kwargs)
 
@@ -441,13 +485,12 @@ def test_checkpoint_local_filesystem_is_local(tmp_path):
 # ---- a real S3-protocol server on loopback --------------------------------------------------
 
 _MOTO = (
-    "import sys\n"
+    "import threading\n"
     "from moto.server import ThreadedMotoServer\n"
     "server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)\n"
     "server.start()\n"
     "print(server.get_host_and_port()[1], flush=True)\n"
-    "sys.stdin.read()\n"
-    "server.stop()\n"
+    "threading.Event().wait()\n"  # until terminated
 )
 
 
@@ -459,7 +502,7 @@ def s3_endpoint():
     pytest.importorskip("flask")
     proc = subprocess.Popen(
         [sys.executable, "-c", _MOTO],
-        stdin=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -487,7 +530,8 @@ def s3_endpoint():
         try:
             yield endpoint
         finally:
-            proc.stdin.close()
+            # terminate, not EOF on a pipe: forked trial workers may hold the pipe's fds
+            proc.terminate()
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

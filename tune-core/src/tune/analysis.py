@@ -337,9 +337,7 @@ class ExperimentAnalysis:
         delim = _result_io.result_delim()
         return [
             (getattr(cp, "path", cp), _result_io.lookup(metrics, metric, delim))
-            for cp, metrics in _result_io.trial_checkpoints(
-                trial.path, trial.checkpoint, trial.last_result
-            )
+            for cp, metrics in _result_io.trial_checkpoints_of(trial)
         ]
 
     def get_best_checkpoint(
@@ -359,7 +357,7 @@ class ExperimentAnalysis:
         metric, mode = resolve_metric_mode(
             metric, mode, None, self.default_mode, "get_best_checkpoint"
         )
-        checkpoints = _result_io.trial_checkpoints(trial.path, trial.checkpoint, trial.last_result)
+        checkpoints = _result_io.trial_checkpoints_of(trial)
         best = _result_io.best_checkpoint(checkpoints, metric, mode)
         if best is None:
             logger.warning("No checkpoints with metric %r found for trial %s.", metric, trial)

@@ -18,6 +18,12 @@ the ones retention no longer wants:
   every checkpoint **pinned** with ``pin(trial_id, path)`` until it is unpinned as many times
   (a scheduler cloning a trial from it, as PBT does, pins it until the clone has started).
 
+Deleting can wait for the state that no longer needs a checkpoint to be durable
+(``deferred=True``): ``register`` then only decides, and ``delete_pending()`` deletes.
+Without it, a driver killed after ``register`` deleted the previous latest checkpoint but
+before the new one was recorded restores a state whose latest checkpoint is gone. A
+controller with a journal calls ``delete_pending()`` right after each flush.
+
 Deleting is crash-safe: the directory is first renamed to ``.deleting-<name>-<random>`` in the
 same parent (atomic on a local file system, and the name no longer looks like a checkpoint to
 anything that lists the trial directory), then removed. ``cleanup_leftovers(trial_dir)``
@@ -26,7 +32,10 @@ when an experiment is restored. fsspec URLs (``s3://...``) are removed with ``fs
 directly (object stores have no atomic rename). ``delete_fn=`` replaces both.
 
 The manager's bookkeeping is JSON (``get_state`` / ``set_state``, or per trial with
-``get_trial_state`` / ``set_trial_state`` for a journal that writes only what changed).
+``get_trial_state`` / ``set_trial_state`` for a journal that writes only what changed;
+``"config"`` is left out of the saved metrics, the trial record has it). A controller that
+keeps the kept list on its trial records instead (``Trial.kept_checkpoints``) rebuilds a
+manager on restore with ``adopt_trial``.
 """
 
 from __future__ import annotations
@@ -167,6 +176,8 @@ class CheckpointManager:
     :param score_order: "max" (higher is better) or "min".
     :param delete_fn: ``delete_fn(path)`` removes one checkpoint directory (default:
         :func:`delete_checkpoint_dir`).
+    :param deferred: only queue deletions; ``delete_pending()`` carries them out (call it
+        once the experiment state that no longer refers to them has been written).
 
     Example (what the controller does)::
 
@@ -182,6 +193,7 @@ class CheckpointManager:
         score_order: str = "max",
         *,
         delete_fn: Callable[[str], None] | None = None,
+        deferred: bool = False,
     ) -> None:
         if num_to_keep is not None:
             if isinstance(num_to_keep, bool) or not isinstance(num_to_keep, int):
@@ -197,6 +209,8 @@ class CheckpointManager:
         self.score_attribute = score_attribute
         self.score_order = score_order
         self._delete = delete_fn or delete_checkpoint_dir
+        self.deferred = deferred
+        self._pending: list[tuple[str, str]] = []  # (trial_id, path) waiting for delete_pending
         self._trials: dict[str, _TrialCheckpoints] = {}
 
     @classmethod
@@ -216,14 +230,18 @@ class CheckpointManager:
         """Record a new checkpoint of ``trial_id`` (now its latest) and apply retention.
 
         Registering a path the trial already has (a trial restarted from an earlier
-        checkpoint saves the same iteration again) replaces that entry. Returns the
-        directories deleted.
+        checkpoint saves the same iteration again) replaces that entry (and cancels its
+        pending deletion). Returns the directories deleted (``deferred``: queued).
         """
         if not isinstance(checkpoint_path, (str, os.PathLike)):
             raise invalid_type("checkpoint_path", checkpoint_path, "expected a directory path")
         path = os.fspath(checkpoint_path)
         state = self._trials.setdefault(trial_id, _TrialCheckpoints())
         key = _norm(path)
+        if self._pending:
+            self._pending = [
+                (t, p) for t, p in self._pending if not (t == trial_id and _norm(p) == key)
+            ]
         state.entries = [e for e in state.entries if _norm(e.path) != key]
         state.entries.append(_Entry(path, dict(metrics or {}), state.next_seq))
         state.next_seq += 1
@@ -241,7 +259,8 @@ class CheckpointManager:
         state.pins[key] = state.pins.get(key, 0) + 1
 
     def unpin(self, trial_id: str, path: str) -> list[str]:
-        """Undo one ``pin``; a checkpoint retention no longer wants is deleted now.
+        """Undo one ``pin``; a checkpoint retention no longer wants is deleted now
+        (``deferred``: queued).
 
         Returns the directories deleted. Unpinning a path that is not pinned does nothing.
         """
@@ -305,17 +324,52 @@ class CheckpointManager:
             if id(entry) in keep or key == latest or state.pins.get(key, 0) > 0:
                 survivors.append(entry)
                 continue
-            try:
-                self._delete(entry.path)
-            except Exception as exc:  # noqa: BLE001 - a failed deletion must not fail the run
-                logger.warning(
-                    "Could not delete checkpoint %s of trial %s (%s: %s); it stays on disk "
-                    "but is no longer tracked.", entry.path, trial_id, type(exc).__name__, exc,
-                )
-                continue
-            deleted.append(entry.path)
+            if self.deferred:
+                self._pending.append((trial_id, entry.path))
+                deleted.append(entry.path)
+            elif self._delete_now(trial_id, entry.path):
+                deleted.append(entry.path)
         state.entries = survivors
         return deleted
+
+    def _delete_now(self, trial_id: str, path: str) -> bool:
+        try:
+            self._delete(path)
+        except Exception as exc:  # noqa: BLE001 - a failed deletion must not fail the run
+            logger.warning(
+                "Could not delete checkpoint %s of trial %s (%s: %s); it stays on disk "
+                "but is no longer tracked.", path, trial_id, type(exc).__name__, exc,
+            )
+            return False
+        return True
+
+    def delete_pending(self) -> list[str]:
+        """Delete what ``deferred`` retention queued; returns the directories deleted.
+
+        A queued checkpoint that was registered again since is spared; one pinned since
+        stays queued until it is unpinned.
+        """
+        pending, self._pending = self._pending, []
+        deleted = []
+        for trial_id, path in pending:
+            state = self._trials.get(trial_id)
+            if state is not None:
+                key = _norm(path)
+                if state.pins.get(key, 0) > 0:
+                    self._pending.append((trial_id, path))
+                    continue
+                if (state.latest and _norm(state.latest) == key) or any(
+                    _norm(e.path) == key for e in state.entries
+                ):
+                    continue
+            if self._delete_now(trial_id, path):
+                deleted.append(path)
+        return deleted
+
+    @property
+    def pending_deletions(self) -> list[str]:
+        """Directories queued by ``deferred`` retention, not deleted yet."""
+        return [p for _, p in self._pending]
 
     # -- reading ------------------------------------------------------------------------------
     def best_checkpoints(self, trial_id: str) -> list[tuple[str, dict]]:
@@ -347,13 +401,50 @@ class CheckpointManager:
         self._trials.pop(trial_id, None)
 
     # -- state --------------------------------------------------------------------------------
+    def kept_for_state(self, trial_id: str) -> list[list]:
+        """``best_checkpoints`` as JSON-safe ``[[path, metrics], ...]`` without ``"config"``,
+        for a trial record (what ``adopt_trial`` takes back)."""
+        return [
+            [path, _json_safe({k: v for k, v in metrics.items() if k != "config"})]
+            for path, metrics in self.best_checkpoints(trial_id)
+        ]
+
+    def adopt_trial(
+        self,
+        trial_id: str,
+        kept: list | None,
+        latest: str | None = None,
+        config: dict | None = None,
+        check_exists: bool = True,
+    ) -> None:
+        """Rebuild a trial's bookkeeping from its record on restore: ``kept`` is the
+        ``[(path, metrics), ...]`` list ``best_checkpoints`` gave (oldest first), ``latest``
+        the trial's checkpoint path (added if ``kept`` lacks it). ``config``, when given, is
+        put back into the metrics. Pins are not restored (whoever pinned pins again)."""
+        entries = [[os.fspath(p), dict(m or {}), i] for i, (p, m) in enumerate(kept or [])]
+        if config is not None:
+            for entry in entries:
+                entry[1].setdefault("config", config)
+        if latest is not None and all(_norm(e[0]) != _norm(latest) for e in entries):
+            entries.append([latest, {"config": config} if config is not None else {}, len(entries)])
+        self.set_trial_state(
+            trial_id,
+            {"entries": entries, "latest": latest if latest is not None else (
+                entries[-1][0] if entries else None)},
+            check_exists=check_exists,
+        )
+
     def get_trial_state(self, trial_id: str) -> dict | None:
-        """JSON-safe bookkeeping of one trial (None if it has none)."""
+        """JSON-safe bookkeeping of one trial (None if it has none); metrics without
+        ``"config"``."""
         state = self._trials.get(trial_id)
         if state is None:
             return None
         return {
-            "entries": [[e.path, _json_safe(e.metrics), e.seq] for e in state.entries],
+            "entries": [
+                [e.path, _json_safe({k: v for k, v in e.metrics.items() if k != "config"}), e.seq]
+                for e in state.entries
+            ],
             "latest": state.latest,
             "pins": dict(state.pins),
             "next_seq": state.next_seq,

@@ -74,6 +74,11 @@ class TuneConfig:
     executor: where trials run: ``"local"`` (default: warm worker processes on this machine),
     ``"inline"`` (in the driver, one at a time, for debugging), or any registered executor
     name or ``Executor`` instance.
+    trial_timeout_s: wall-clock seconds one run of a trial may take (from its launch; a
+    retried or resumed trial starts afresh); a trial still running then is killed and
+    handled as a failure (retried within ``FailureConfig(max_failures)``), so a hung trial
+    cannot stall the experiment. None (default): no limit. Needs an executor that can kill
+    trials (``local``, not ``inline``).
     """
 
     metric: str | None = None
@@ -87,6 +92,7 @@ class TuneConfig:
     trial_name_creator: Callable[[Any], str] | None = None
     trial_dirname_creator: Callable[[Any], str] | None = None
     executor: Any = None
+    trial_timeout_s: float | datetime.timedelta | None = None
 
     def __post_init__(self) -> None:
         if self.metric is not None and not isinstance(self.metric, str):
@@ -111,6 +117,19 @@ class TuneConfig:
                 )
             if self.time_budget_s <= 0 or math.isnan(self.time_budget_s):
                 raise invalid_value("time_budget_s", self.time_budget_s, "must be > 0 seconds")
+        if isinstance(self.trial_timeout_s, datetime.timedelta):
+            self.trial_timeout_s = self.trial_timeout_s.total_seconds()
+        if self.trial_timeout_s is not None:
+            if isinstance(self.trial_timeout_s, bool) or not isinstance(
+                self.trial_timeout_s, (int, float)
+            ):
+                raise invalid_type(
+                    "trial_timeout_s", self.trial_timeout_s, "expected seconds, a timedelta or None"
+                )
+            if not self.trial_timeout_s > 0:  # also rejects NaN
+                raise invalid_value(
+                    "trial_timeout_s", self.trial_timeout_s, "must be > 0 seconds (None: no limit)"
+                )
         for name in ("trial_name_creator", "trial_dirname_creator"):
             value = getattr(self, name)
             if value is not None and not callable(value):

@@ -15,6 +15,7 @@ from typing import Any
 
 from tune import env
 from tune.bus import FINISHED, ExperimentBus
+from tune.checkpoint_manager import CheckpointManager
 from tune.errors import InsufficientResourcesError
 from tune.execution.executor import (
     PAUSE,
@@ -36,6 +37,7 @@ from tune.restore import RestoredExperiment, adopt_restored
 from tune.result_processor import ResultProcessor
 from tune.trial import PAUSED, PENDING, RUNNING, Trial
 from tune.trial_history import checkpoint_iteration, truncate_history
+from tune.trial_timeout import TrialTimeouts
 
 
 class TuneController:
@@ -93,6 +95,10 @@ class TuneController:
         self._error: BaseException | None = None
         self._max_pending = max_pending_trials(spec.adaptive_searcher)
         self._warnings = LoopWarnings()
+        # Retention; deletions wait until the journal no longer names them (see _step).
+        self.checkpoints = CheckpointManager.from_config(spec.checkpoint_config, deferred=True)
+        self.recorder.record_kept = getattr(spec.checkpoint_config, "num_to_keep", None) is not None
+        self.timeouts = TrialTimeouts(spec.trial_timeout_s)
 
     # ---------------------------------------------------------------------------- life cycle
     def run(self, interrupts: Any = None) -> list[Trial]:
@@ -136,11 +142,13 @@ class TuneController:
                 self._failures.on_failed(trial, event)
             elif isinstance(event, TrialStarted):
                 trial.start_time = trial.start_time or time.time()
+        self.timeouts.kill_overdue(self.executor, self.live)
         self._check_interrupt()
         self._check_global_stop()
         self.bus.on_step_end(self._iteration, self.trials)
         self._warnings.check(busy_since, len(events), bool(self.waiting) and not self.live)
         self.recorder.end_of_step(self.trials)
+        self.checkpoints.delete_pending()
 
     def _finished(self) -> bool:
         if self.live:
@@ -158,7 +166,7 @@ class TuneController:
         if self.spec.time_budget_s is not None:
             left = self.spec.time_budget_s - (time.monotonic() - self._start_time)
             timeout = max(0.0, min(timeout, left))
-        return timeout
+        return self.timeouts.poll_timeout(timeout)
 
     def _check_global_stop(self) -> None:
         if self.stop_all:
@@ -200,6 +208,7 @@ class TuneController:
                 self.bus.on_experiment_end(self.trials)
             finally:
                 self.recorder.close(self.trials)
+                self.checkpoints.delete_pending()
 
     # ---------------------------------------------------------------------------- trials
     def _add_trials(self) -> None:
@@ -320,6 +329,7 @@ class TuneController:
             )
         )
         self.live[trial.trial_id] = trial
+        self.timeouts.launched(trial.trial_id)
         resumed = trial.status == PAUSED or restore is not None or trial.num_failures > 0
         trial.status = RUNNING
         trial.start_time = trial.start_time or time.time()
@@ -341,6 +351,7 @@ class TuneController:
     def requeue(self, trial: Trial, checkpoint_path: str | None) -> None:
         """Put a trial back in line, to start again from ``checkpoint_path`` (or scratch)."""
         self.live.pop(trial.trial_id, None)
+        self.timeouts.ended(trial.trial_id)
         self.stopping.pop(trial.trial_id, None)
         if checkpoint_path:
             self.restore_from[trial.trial_id] = checkpoint_path
@@ -350,6 +361,7 @@ class TuneController:
     def end_trial(self, trial: Trial, status: str) -> None:
         """Take a trial out of the live set with its final status."""
         self.live.pop(trial.trial_id, None)
+        self.timeouts.ended(trial.trial_id)
         self.stopping.pop(trial.trial_id, None)
         self.waiting.pop(trial.trial_id, None)
         trial.status = status

@@ -12,7 +12,6 @@ from typing import Any
 from tune import env
 from tune.bus import ExperimentBus
 from tune.config import RunConfig, TuneConfig
-from tune.experiment_spec import ExperimentSpec
 from tune.errors import (
     InsufficientResourcesError,
     TuneValueError,
@@ -21,6 +20,8 @@ from tune.errors import (
 )
 from tune.execution.executor import Executor
 from tune.experiment import default_storage_path, experiment_name
+from tune.experiment_spec import ExperimentSpec
+from tune.trial_timeout import check_executor_can_kill
 
 
 def trainable_name(trainable_cls: type) -> str:
@@ -195,6 +196,8 @@ def build_experiment(
         reuse_actors=tune_config.reuse_actors,
         checkpoint_frequency=checkpoint_config.checkpoint_frequency,
         checkpoint_at_end=bool(checkpoint_config.checkpoint_at_end),
+        checkpoint_config=checkpoint_config,
+        trial_timeout_s=tune_config.trial_timeout_s,
         max_failures=failure_config.max_failures,
         fail_fast=failure_config.fail_fast,
         log_files=run_config.log_files(),
@@ -205,6 +208,7 @@ def build_experiment(
         or (None if tune_config.num_samples == -1 else tune_config.num_samples),
     )
     _check_static_resources(trainable_cls, executor)
+    check_executor_can_kill(tune_config.trial_timeout_s, executor)
     return spec, bus, executor
 
 

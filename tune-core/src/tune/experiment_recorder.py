@@ -28,6 +28,8 @@ class ExperimentRecorder:
         self.journal = Journal(experiment_dir, generation)
         self.clock = SnapshotClock(env.get("TUNE_GLOBAL_CHECKPOINT_S"))
         self._plugins_at = 0.0
+        #: whether checkpoint records carry the kept list (only needed when some are deleted)
+        self.record_kept = True
         #: seconds spent making the experiment durable (journal records and snapshots)
         self.cost_s = 0.0
 
@@ -50,10 +52,12 @@ class ExperimentRecorder:
         }})
 
     def trial_checkpointed(self, trial: Trial) -> None:
-        self._append({
-            "t": "trial",
-            "trial": {"trial_id": trial.trial_id, "checkpoint_path": trial.checkpoint.path},
-        })
+        update = {"trial_id": trial.trial_id, "checkpoint_path": trial.checkpoint.path}
+        if self.record_kept:
+            # Only when retention deletes: otherwise every record would repeat the whole,
+            # ever longer list (snapshots still carry it).
+            update["kept_checkpoints"] = trial.kept_checkpoints_state()
+        self._append({"t": "trial", "trial": update})
 
     def trial_changed(self, trial: Trial, n_trials: int) -> None:
         """A trial ended or was requeued: its whole record, then (rate-limited) plugin states."""

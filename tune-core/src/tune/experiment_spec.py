@@ -48,3 +48,5 @@ class ExperimentSpec:
     trial_dirname_creator: Any = None
     adaptive_searcher: bool = True
     total_num_samples: int | None = None
+    checkpoint_config: Any = None  # tune.CheckpointConfig: retention (num_to_keep, score)
+    trial_timeout_s: float | None = None

@@ -88,6 +88,8 @@ def load_restored(
         trial.path = _relocate(trial.path, path)
         if trial.checkpoint is not None:
             trial.checkpoint = type(trial.checkpoint)(_relocate(trial.checkpoint.path, path))
+        if trial.kept_checkpoints is not None:
+            trial.kept_checkpoints = [(_relocate(p, path), m) for p, m in trial.kept_checkpoints]
         restored.trials.append(trial)
         if end_seq is not None and end_seq > plugins_seq:
             restored.ended_after_plugin_state.append(trial.trial_id)
@@ -163,4 +165,15 @@ def adopt_restored(controller: Any, restored: RestoredExperiment) -> None:
             bus.scheduler_on_error(trial)
         else:
             bus.scheduler_on_complete(trial, trial.last_result or None)
+    from tune.checkpoint_manager import cleanup_leftovers
+
+    for trial in trials:
+        if trial.path:
+            cleanup_leftovers(trial.path)  # deletions a crash interrupted
+        latest = trial.checkpoint.path if trial.checkpoint is not None else None
+        if trial.kept_checkpoints is not None or latest is not None:
+            controller.checkpoints.adopt_trial(
+                trial.trial_id, trial.kept_checkpoints, latest, config=trial.config
+            )
+            trial.kept_checkpoints = controller.checkpoints.best_checkpoints(trial.trial_id)
     controller.adopt(trials, restored.resume)

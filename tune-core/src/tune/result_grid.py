@@ -43,6 +43,7 @@ def trial_to_result(trial: Trial) -> Result:
         error=_trial_error(trial),
         path=trial.path or "",
         config=trial.config,
+        best_checkpoints=getattr(trial, "kept_checkpoints", None),
     )
 
 

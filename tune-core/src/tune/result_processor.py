@@ -67,6 +67,7 @@ class ResultProcessor:
 
             trial.checkpoint = Checkpoint(checkpoint_dir)
             result["checkpoint_dir_name"] = os.path.basename(checkpoint_dir)
+            self.keep_checkpoint(trial, checkpoint_dir, result)
             ctl.recorder.trial_checkpointed(trial)
             ctl.bus.on_trial_save(ctl.iteration, ctl.trials, trial)
             ctl.bus.on_checkpoint(ctl.iteration, ctl.trials, trial, trial.checkpoint)
@@ -79,6 +80,12 @@ class ResultProcessor:
         ctl.bus.searcher_on_result(trial.trial_id, result)
         ctl.bus.on_trial_result(ctl.iteration, ctl.trials, trial, result)
         return decision
+
+    def keep_checkpoint(self, trial: Trial, path: str, metrics: dict) -> None:
+        """Retention (CheckpointConfig.num_to_keep): the manager decides what goes."""
+        checkpoints = self.ctl.checkpoints
+        checkpoints.register(trial.trial_id, path, metrics)
+        trial.kept_checkpoints = checkpoints.best_checkpoints(trial.trial_id)
 
     def meets_stop_criteria(self, result: dict) -> bool:
         ctl = self.ctl
@@ -102,11 +109,13 @@ class ResultProcessor:
             from tune.trainable.checkpoint import Checkpoint
 
             trial.checkpoint = Checkpoint(event.checkpoint_dir)
+            self.keep_checkpoint(trial, event.checkpoint_dir, trial.last_result)
             ctl.recorder.trial_checkpointed(trial)
             ctl.bus.on_trial_save(ctl.iteration, ctl.trials, trial)
             ctl.bus.on_checkpoint(ctl.iteration, ctl.trials, trial, trial.checkpoint)
         if decision == PAUSE:
             ctl.live.pop(trial.trial_id, None)
+            ctl.timeouts.ended(trial.trial_id)
             ctl.stopping.pop(trial.trial_id, None)
             if trial.checkpoint is not None:
                 ctl.restore_from[trial.trial_id] = trial.checkpoint.path

@@ -132,7 +132,11 @@ def _is_state_file(relpath: str) -> bool:
 
 
 def _is_temporary(name: str) -> bool:
-    return ".tmp-" in name or name.endswith(".tmp")
+    """Files being written (``x.tmp-<pid>``, ``x.tmp.<pid>``) or directories being deleted
+    (the checkpoint manager's ``.deleting-*``) are not uploaded."""
+    return (
+        ".tmp-" in name or ".tmp." in name or name.endswith(".tmp") or name.startswith(".deleting-")
+    )
 
 
 def _state_order(relpath: str) -> tuple[int, str]:
@@ -144,17 +148,33 @@ def _state_order(relpath: str) -> tuple[int, str]:
     return (2, relpath)
 
 
+def _env(name: str, default: str) -> str:
+    """A documented ``TUNE_*`` variable (``tune.env``), or the raw environment's value."""
+    from tune import env
+
+    if name in env.ENV_VARS:
+        return env.get(name) or default
+    return os.environ.get(name) or default
+
+
 def staging_root() -> str:
     """``TUNE_STAGING_DIR`` or ``~/.cache/tune/staging``."""
-    try:
-        from tune import env
+    return os.path.abspath(os.path.expanduser(_env("TUNE_STAGING_DIR", "~/.cache/tune/staging")))
 
-        raw = env.get("TUNE_STAGING_DIR") if "TUNE_STAGING_DIR" in env.ENV_VARS else None
-    except Exception:  # noqa: BLE001 - env lookups must never break storage setup
-        raw = None
-    if raw is None:
-        raw = os.environ.get("TUNE_STAGING_DIR", "")
-    return os.path.abspath(os.path.expanduser(raw or "~/.cache/tune/staging"))
+
+def default_sync_period_s() -> float:
+    """``TUNE_SYNC_PERIOD_S`` (default 30): least time between two periodic uploads."""
+    raw = _env("TUNE_SYNC_PERIOD_S", str(DEFAULT_SYNC_PERIOD_S))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise TuneValueError(
+            f"Invalid environment variable TUNE_SYNC_PERIOD_S={raw!r}: must be a number of "
+            "seconds >= 0."
+        )
+    return value
 
 
 def _scan(root: str) -> dict[str, tuple[int, int]]:
@@ -171,7 +191,8 @@ def _scan(root: str) -> dict[str, tuple[int, int]]:
             name = f"{rel}/{entry.name}" if rel else entry.name
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append((name, entry.path))
+                    if not _is_temporary(entry.name):
+                        stack.append((name, entry.path))
                 elif entry.is_file() and not _is_temporary(entry.name):
                     st = entry.stat()
                     found[name] = (st.st_size, st.st_mtime_ns)
@@ -238,7 +259,8 @@ class StorageContext:
     :param storage_filesystem: an fsspec filesystem to use for ``storage_path`` (for example
         ``s3fs.S3FileSystem(endpoint_url=...)``); ``storage_path`` is then a path inside it
         (a URL is accepted too).
-    :param sync_period_s: least time between two non-forced :meth:`sync_up` passes.
+    :param sync_period_s: least time between two non-forced :meth:`sync_up` passes
+        (default: ``TUNE_SYNC_PERIOD_S``, 30 s).
 
     Constructing a context for a URL empties its staging directory (the remote copy is the
     truth); :meth:`for_restore` fills it from the URL instead.
@@ -250,18 +272,22 @@ class StorageContext:
         experiment_name: str,
         storage_filesystem: Any = None,
         *,
-        sync_period_s: float = DEFAULT_SYNC_PERIOD_S,
+        sync_period_s: float | None = None,
         _clear_staging: bool = True,
     ) -> None:
-        if not experiment_name or "/" in experiment_name or experiment_name in (".", ".."):
+        if not experiment_name or experiment_name.strip("/") in ("", ".", ".."):
             raise TuneValueError(
-                f"Invalid experiment name {experiment_name!r}: it must be one directory name."
+                f"Invalid experiment name {experiment_name!r}: it must name a directory."
             )
         if storage_path is not None:
             storage_path = os.fspath(storage_path)
         self.experiment_name = experiment_name
-        self.sync_period_s = float(sync_period_s)
         self.is_remote = storage_filesystem is not None or is_url(storage_path)
+        self.sync_period_s = DEFAULT_SYNC_PERIOD_S
+        if sync_period_s is not None:
+            self.sync_period_s = float(sync_period_s)
+        elif self.is_remote:
+            self.sync_period_s = default_sync_period_s()
         if not self.is_remote:
             if storage_path is None:
                 from tune.experiment import default_storage_path
@@ -291,9 +317,8 @@ class StorageContext:
         digest = hashlib.sha1(self.experiment_path.encode("utf-8")).hexdigest()[:8]
         # <root>/<name>-<hash>/<name>: the local directory keeps the experiment's name, so
         # paths recorded in the experiment state relocate by name as local ones do.
-        self.local_experiment_dir = os.path.join(
-            staging_root(), f"{experiment_name}-{digest}", experiment_name
-        )
+        leaf = experiment_name.strip("/").replace("/", "_")
+        self.local_experiment_dir = os.path.join(staging_root(), f"{leaf}-{digest}", leaf)
         self._atomic_put = bool(set(_protocols(fs)) & _OBJECT_STORES)
         if _clear_staging:
             shutil.rmtree(self.local_experiment_dir, ignore_errors=True)
@@ -319,7 +344,7 @@ class StorageContext:
         uri_or_path: str | os.PathLike,
         storage_filesystem: Any = None,
         *,
-        sync_period_s: float = DEFAULT_SYNC_PERIOD_S,
+        sync_period_s: float | None = None,
     ) -> StorageContext:
         """A context for the existing experiment at ``uri_or_path``.
 
@@ -568,6 +593,12 @@ class StorageContext:
         self.stats["passes"] += 1
         if not os.path.isdir(root):
             return
+        # 0. Files removed locally before the state is read: that state no longer needs them.
+        removed_before = (
+            {rel for rel in self._uploaded if not os.path.exists(os.path.join(root, rel))}
+            if only is None
+            else set()
+        )
         # 1. Read the state files first: whatever they name exists locally by now.
         states: list[tuple[str, bytes, tuple[int, int]]] = []
         if only is None:
@@ -603,9 +634,10 @@ class StorageContext:
             self._uploaded[rel] = sig
             self.stats["files_uploaded"] += 1
             self.stats["bytes_uploaded"] += len(data)
-        # 4. Remote copies of files removed locally (after the state that no longer names them).
+        # 4. Remote copies of files removed locally, once a state read after their removal
+        #    is uploaded (files removed during this pass go in the next one).
         if only is None:
-            gone = [rel for rel in self._uploaded if rel not in current]
+            gone = [rel for rel in removed_before if rel not in current]
             if gone:
                 self._delete_remote(gone)
 

@@ -127,6 +127,8 @@ class Trial:
         self.last_result: dict = {}
         self._stats: dict[str, _MetricStats] = {}
         self.checkpoint: Any = None
+        #: [(path, metrics), ...] the checkpoint manager keeps on disk (None: not tracked)
+        self.kept_checkpoints: list | None = None
         self.error_file: str | None = None
         self.error_msg: str | None = None
         self.num_failures = 0
@@ -233,7 +235,17 @@ class Trial:
             "start_time": self.start_time,
             "end_time": self.end_time,
             "checkpoint_path": getattr(self.checkpoint, "path", None),
+            "kept_checkpoints": self.kept_checkpoints_state(),
         }
+
+    def kept_checkpoints_state(self) -> list | None:
+        """``kept_checkpoints`` for the experiment state (metrics without the config)."""
+        if self.kept_checkpoints is None:
+            return None
+        return [
+            [path, {k: v for k, v in metrics.items() if k != "config"}]
+            for path, metrics in self.kept_checkpoints
+        ]
 
 
 def trial_from_state(state: dict) -> Trial:
@@ -258,6 +270,9 @@ def trial_from_state(state: dict) -> Trial:
     trial.failures = state.get("failures", [])
     trial.start_time = state.get("start_time")
     trial.end_time = state.get("end_time")
+    kept = state.get("kept_checkpoints")
+    if kept is not None:
+        trial.kept_checkpoints = [(p, {**m, "config": trial.config}) for p, m in kept]
     cp = state.get("checkpoint_path")
     if cp:
         from tune.trainable.checkpoint import Checkpoint
