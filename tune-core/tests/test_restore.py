@@ -291,3 +291,60 @@ def test_analysis_of_a_killed_run_reads_the_journal(tmp_path):
     done = [t for t in analysis.trials if t.status == "TERMINATED"]
     assert len(done) >= 2
     assert all(t.last_result.get("step") == STEPS for t in done)
+
+
+class CountingCallback(tune.Callback):
+    def __init__(self):
+        self.results = 0
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.results += 1
+
+    def get_state(self):
+        return {"results": self.results}
+
+    def set_state(self, state):
+        self.results = state["results"]
+
+
+class StopOnceAfterFirstTrial(tune.Stopper):
+    def __init__(self):
+        self.completed = 0
+        self.fired = False
+
+    def __call__(self, trial_id, result):
+        self.completed += 1
+        return False
+
+    def stop_all(self):
+        if self.completed >= 1 and not self.fired:
+            self.fired = True
+            return True
+        return False
+
+    def get_state(self):
+        return {"completed": self.completed, "fired": self.fired}
+
+    def set_state(self, state):
+        self.completed, self.fired = state["completed"], state["fired"]
+
+
+def test_callback_and_stopper_state_survive_restore(tmp_path):
+    rc = tune.RunConfig(
+        storage_path=str(tmp_path), name="exp", verbose=0,
+        callbacks=[CountingCallback()], stop=StopOnceAfterFirstTrial(),
+    )
+    first = tune.Tuner(
+        counting,
+        param_space={"x": tune.grid_search([1, 2, 3])},
+        tune_config=tune.TuneConfig(max_concurrent_trials=1),
+        run_config=rc,
+    ).fit()
+    assert first.num_terminated == 1, "the stopper ends the run after the first trial"
+    tuner = tune.Tuner.restore(str(tmp_path / "exp"), counting)
+    results = tuner.fit()
+    assert results.num_terminated == 3
+    callback = tuner._run_config.callbacks[0]
+    assert callback.results == 3, "the restored callback kept counting from its saved state"
+    stopper = tuner._run_config.stop
+    assert stopper.fired and stopper.completed == 3

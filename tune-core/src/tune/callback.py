@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tune.plugins import hookimpl
+from tune.stateful import StatefulPlugin
 
 if TYPE_CHECKING:
     from tune.trial import Trial
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["Callback"]
 
 
-class Callback:
+class Callback(StatefulPlugin):
     """Base class of experiment callbacks; every method is a no-op until overridden.
 
     ``iteration`` is the controller's event-loop counter and ``trials`` the list of all
@@ -102,8 +103,6 @@ class Callback:
     def set_state(self, state: dict) -> None:
         """Bring back the state ``get_state`` returned."""
 
-    def _state_key(self) -> str:
-        return self.state_key or type(self).__qualname__
 
     # -- hookimpls: the experiment bus calls these --------------------------------------------
     @hookimpl
@@ -158,14 +157,4 @@ class Callback:
     def tune_on_experiment_end(self, trials: list[Trial]) -> None:
         self.on_experiment_end(trials=trials)
 
-    @hookimpl
-    def tune_get_state(self) -> tuple[str, Any] | None:
-        state = self.get_state()
-        if state is None:
-            return None
-        return self._state_key(), state
 
-    @hookimpl
-    def tune_set_state(self, key: str, state: Any) -> None:
-        if key == self._state_key():
-            self.set_state(state)

@@ -14,11 +14,12 @@ from typing import Any
 
 from tune.errors import invalid_value
 from tune.plugins import hookimpl
+from tune.stateful import StatefulPlugin
 
 __all__ = ["Stopper"]
 
 
-class Stopper(abc.ABC):
+class Stopper(StatefulPlugin, abc.ABC):
     """Base class of stoppers (Ray Tune's ``tune.Stopper``).
 
     Implement ``__call__(trial_id, result)`` (stop this trial?) and, to end the whole
@@ -49,8 +50,6 @@ class Stopper(abc.ABC):
         """Bring back what ``get_state`` returned."""
         return None
 
-    def _state_key(self) -> str:
-        return self.state_key or type(self).__qualname__
 
     # -- hookimpls ----------------------------------------------------------------------------
     @hookimpl
@@ -61,17 +60,7 @@ class Stopper(abc.ABC):
     def tune_should_stop_all(self) -> bool:
         return bool(self.stop_all())
 
-    @hookimpl
-    def tune_get_state(self) -> tuple[str, Any] | None:
-        state = self.get_state()
-        if state is None:
-            return None
-        return self._state_key(), state
 
-    @hookimpl
-    def tune_set_state(self, key: str, state: Any) -> None:
-        if key == self._state_key():
-            self.set_state(state)
 
 
 def _population_std(values: Any) -> float:
