@@ -59,10 +59,14 @@ def reporter(config: dict) -> None:
 
 def _storage() -> str:
     path = os.environ.get("TUNE_BENCH_STORAGE")
-    if not path:
+    if not path:  # run by hand: a temporary directory of our own, removed at exit
+        import atexit
+        import shutil
         import tempfile
 
         path = tempfile.mkdtemp(prefix="tune-bench-")
+        os.environ["TUNE_BENCH_STORAGE"] = path
+        atexit.register(shutil.rmtree, path, True)
     return path
 
 

@@ -645,3 +645,131 @@ def test_sync_up_from_another_thread_is_safe(mem_url):
     ctx.wait()
     assert ctx.stats["files_uploaded"] == 8
     ctx.close()
+
+
+# ---- end to end: Tuner on URLs -------------------------------------------------------------
+
+
+def _storage_wired_into_tuner() -> bool:
+    import dataclasses
+
+    from tune.experiment_spec import ExperimentSpec
+
+    return "storage" in {f.name for f in dataclasses.fields(ExperimentSpec)}
+
+
+# Remove this marker once Tuner/experiment_builder/controller use tune.storage.StorageContext
+# (ExperimentSpec.storage): these tests passed against that integration.
+needs_storage_integration = pytest.mark.skipif(
+    not _storage_wired_into_tuner(),
+    reason="tune.storage.StorageContext is not wired into Tuner yet (ExperimentSpec.storage)",
+)
+
+
+def _train(config):
+    import tune
+
+    checkpoint = tune.get_checkpoint()
+    start = checkpoint.to_dict()["step"] + 1 if checkpoint is not None else 0
+    for step in range(start, 3):
+        ckpt = tune.Checkpoint.from_dict({"step": step})
+        tune.report({"loss": config["x"] / (step + 1), "step": step}, checkpoint=ckpt)
+
+
+@needs_storage_integration
+def test_tuner_on_s3_end_to_end(bucket, staging):
+    import shutil
+
+    import tune
+
+    storage_path = f"s3://{bucket}/prefix"
+    tuner = tune.Tuner(
+        _train,
+        param_space={"x": tune.grid_search([1.0, 2.0])},
+        tune_config=tune.TuneConfig(metric="loss", mode="min"),
+        run_config=tune.RunConfig(
+            storage_path=storage_path,
+            name="exp",
+            verbose=0,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        ),
+    )
+    results = tuner.fit()
+    assert results.experiment_path == f"{storage_path}/exp"
+    assert not results.errors and len(results) == 2
+
+    fs = url_to_fs(storage_path)[0]
+    files = remote_files(fs, f"{storage_path}/exp")
+    assert "experiment_state.json" in files and "tuner.pkl" in files
+    for result in results:
+        assert result.path.startswith(f"{storage_path}/exp/")
+        rel = result.path[len(f"{storage_path}/exp/") :]
+        for name in ("result.json", "params.json", "progress.csv"):
+            assert f"{rel}/{name}" in files, (rel, name)
+        # num_to_keep=2: the deleted checkpoint is gone from the bucket too
+        kept = {f.split("/")[1] for f in files if f.startswith(f"{rel}/checkpoint_")}
+        assert len(kept) == 2, kept
+        assert result.checkpoint.path.startswith(f"s3://{bucket}/")
+        with result.checkpoint.as_directory() as d:
+            assert os.path.isfile(os.path.join(d, "dict_checkpoint.pkl"))
+        assert result.checkpoint.to_dict() == {"step": 2}
+        assert len(result.metrics_dataframe) == 3
+    assert results.get_best_result().config["x"] == 1.0
+
+    shutil.rmtree(staging)  # restore on a "new machine": only the bucket remains
+    assert tune.Tuner.can_restore(f"{storage_path}/exp")
+    assert not tune.Tuner.can_restore(f"{storage_path}/nope")
+    restored = tune.Tuner.restore(f"{storage_path}/exp", _train)
+    assert sorted(r.metrics["step"] for r in restored.get_results()) == [2, 2]
+    again = restored.fit()
+    assert again.experiment_path == f"{storage_path}/exp"
+    assert sorted(r.metrics["step"] for r in again) == [2, 2]
+
+    with pytest.raises(TuneValueError, match=f"{storage_path}/missing"):
+        tune.Tuner.restore(f"{storage_path}/missing", _train)
+
+
+def _flaky(config):
+    import tune
+
+    checkpoint = tune.get_checkpoint()
+    start = checkpoint.to_dict()["step"] + 1 if checkpoint is not None else 0
+    for step in range(start, 3):
+        if step == 1 and checkpoint is None:
+            raise RuntimeError("preempted")
+        tune.report({"step": step}, checkpoint=tune.Checkpoint.from_dict({"step": step}))
+
+
+@needs_storage_integration
+def test_tuner_restore_from_s3_resumes_from_checkpoints(bucket, staging):
+    import shutil
+
+    import tune
+
+    storage_path = f"s3://{bucket}/prefix"
+    run_config = tune.RunConfig(storage_path=storage_path, name="exp", verbose=0)
+    tune.Tuner(_flaky, run_config=run_config).fit()
+    shutil.rmtree(staging)
+    results = tune.Tuner.restore(f"{storage_path}/exp", _flaky, resume_errored=True).fit()
+    assert not results.errors
+    [result] = results
+    assert result.metrics["step"] == 2
+    assert [row["step"] for row in result.metrics_dataframe.to_dict("records")] == [0, 1, 2]
+    assert result.checkpoint.path.startswith(storage_path)
+
+
+@needs_storage_integration
+def test_tuner_on_memory_url(mem_url):
+    import tune
+
+    results = tune.Tuner(
+        _train,
+        param_space={"x": 1.0},
+        run_config=tune.RunConfig(storage_path=mem_url, name="exp", verbose=0),
+    ).fit()
+    assert results.experiment_path == f"{mem_url}/exp"
+    [result] = results
+    assert result.checkpoint.to_dict() == {"step": 2}
+    assert exists(f"{mem_url}/exp")
+    restored = tune.Tuner.restore(f"{mem_url}/exp", _train)
+    assert [r.metrics["step"] for r in restored.get_results()] == [2]

@@ -30,12 +30,51 @@ class ExperimentBus:
         self.hook = pm.hook
         self._ids = itertools.count()
         self._active: dict[str, bool] = {}
+        self._callers: dict[str, Any] = {}
 
     # -- registration -------------------------------------------------------------------------
     def register(self, obj: Any, role: str) -> None:
         """Put ``obj`` (searcher, scheduler, stopper, callback, reporter) on the bus."""
         self.pm.register(obj, name=f"{role}-{next(self._ids)}-{type(obj).__name__}")
         self._active.clear()
+        self._callers.clear()
+
+    def _fast(self, name: str, firstresult: bool = False) -> Any:
+        """A caller for a per-result hook that skips pluggy's generic machinery.
+
+        Same semantics as ``pm.hook.<name>(**kwargs)`` when no implementation is a wrapper
+        (then pluggy itself is used): implementations in pluggy's order, each given only
+        the arguments it declares; ``firstresult`` stops at the first non-None answer.
+        """
+        caller = self._callers.get(name)
+        if caller is not None:
+            return caller
+        hook = getattr(self.hook, name)
+        impls = hook.get_hookimpls()
+        if any(i.hookwrapper or i.wrapper for i in impls):
+            caller = hook
+        else:
+            funcs = [(i.function, tuple(i.argnames)) for i in reversed(impls)]
+            if firstresult:
+
+                def caller(**kwargs: Any) -> Any:
+                    for function, names in funcs:
+                        answer = function(*[kwargs[n] for n in names])
+                        if answer is not None:
+                            return answer
+                    return None
+            else:
+
+                def caller(**kwargs: Any) -> Any:
+                    answers = []
+                    for function, names in funcs:
+                        answer = function(*[kwargs[n] for n in names])
+                        if answer is not None:
+                            answers.append(answer)
+                    return answers
+
+        self._callers[name] = caller
+        return caller
 
     def _has(self, name: str) -> bool:
         active = self._active.get(name)
@@ -53,7 +92,7 @@ class ExperimentBus:
 
     def searcher_on_result(self, trial_id: str, result: dict) -> None:
         if self._has("tune_searcher_on_trial_result"):
-            self.hook.tune_searcher_on_trial_result(trial_id=trial_id, result=result)
+            self._fast("tune_searcher_on_trial_result")(trial_id=trial_id, result=result)
 
     def searcher_on_complete(self, trial_id: str, result: dict | None, error: bool) -> None:
         self.hook.tune_searcher_on_trial_complete(trial_id=trial_id, result=result, error=error)
@@ -75,7 +114,8 @@ class ExperimentBus:
         return self.hook.tune_choose_trial_to_run(trials=trials)
 
     def scheduler_on_result(self, trial: Trial, result: dict) -> str:
-        return self.hook.tune_scheduler_on_trial_result(trial=trial, result=result) or CONTINUE
+        caller = self._fast("tune_scheduler_on_trial_result", firstresult=True)
+        return caller(trial=trial, result=result) or CONTINUE
 
     def scheduler_on_complete(self, trial: Trial, result: dict | None) -> None:
         self.hook.tune_scheduler_on_trial_complete(trial=trial, result=result)
@@ -107,7 +147,7 @@ class ExperimentBus:
     def should_stop_trial(self, trial_id: str, result: dict) -> bool:
         if not self._has("tune_should_stop_trial"):
             return False
-        return any(self.hook.tune_should_stop_trial(trial_id=trial_id, result=result))
+        return any(self._fast("tune_should_stop_trial")(trial_id=trial_id, result=result))
 
     def should_stop_all(self) -> bool:
         if not self._has("tune_should_stop_all"):
@@ -124,7 +164,7 @@ class ExperimentBus:
 
     def on_step_end(self, iteration: int, trials: list[Trial]) -> None:
         if self._has("tune_on_step_end"):
-            self.hook.tune_on_step_end(iteration=iteration, trials=trials)
+            self._fast("tune_on_step_end")(iteration=iteration, trials=trials)
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial) -> None:
         self.hook.tune_on_trial_start(iteration=iteration, trials=trials, trial=trial)
@@ -137,7 +177,7 @@ class ExperimentBus:
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict) -> None:
         if self._has("tune_on_trial_result"):
-            self.hook.tune_on_trial_result(
+            self._fast("tune_on_trial_result")(
                 iteration=iteration, trials=trials, trial=trial, result=result
             )
 

@@ -82,6 +82,7 @@ class TuneController:
         )
         self._failures = FailureHandler(self, spec.max_failures, spec.fail_fast)
         self._results = ResultProcessor(self)
+        self._resumed: set[str] = set()
         self._interrupts = None
         self._paused_all = False
         self._searcher_done = False
@@ -302,7 +303,7 @@ class TuneController:
         del self.waiting[trial.trial_id]
         os.makedirs(trial.path, exist_ok=True)
         restore = self.restore_from.pop(trial.trial_id, None)
-        if trial.status != PAUSED:
+        if trial.status != PAUSED and (trial.num_failures or trial.trial_id in self._resumed):
             # A retried or restored trial re-reports what came after its checkpoint.
             truncate_history(trial.path, checkpoint_iteration(restore))
         out, err = spec.log_files
@@ -344,6 +345,7 @@ class TuneController:
             self.trials.append(trial)
             self._by_id[trial.trial_id] = trial
             if trial.trial_id in resume:
+                self._resumed.add(trial.trial_id)
                 if resume[trial.trial_id]:
                     self.restore_from[trial.trial_id] = resume[trial.trial_id]
                 self.waiting[trial.trial_id] = trial

@@ -88,7 +88,7 @@ class CSVLoggerCallback(_TrialFileLogger):
         if state is None:
             state = self._trials[trial.trial_id] = _CsvTrial()
             # An existing file (a restarted trial) keeps its header.
-            header = _read_header(self._path(trial))
+            header = _read_header(self._path(trial)) if f.tell() else None
             if header:
                 state.fields = header
                 state.known = set(header)

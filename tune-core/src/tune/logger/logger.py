@@ -95,7 +95,8 @@ def trial_dir(trial: Trial) -> str:
     path = trial.path
     if not path:
         raise TuneError(f"Trial {trial} has no directory (trial.path is not set); cannot log it.")
-    os.makedirs(path, exist_ok=True)
+    if not os.path.isdir(path):
+        os.makedirs(path, exist_ok=True)
     return path
 
 

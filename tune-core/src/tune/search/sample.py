@@ -17,6 +17,7 @@ import copy
 import math
 import numbers
 import random
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -107,10 +108,10 @@ class _Rng:
 
 def _default_source() -> tuple[Any, str]:
     # NumPy's global generator is Ray Tune's default, so ``np.random.seed(...)`` in a user
-    # script makes sampling reproducible here too. Without NumPy, Python's global one.
-    try:
-        import numpy
-    except ImportError:
+    # script makes sampling reproducible here too. A script that never imported NumPy gets
+    # Python's global one: importing NumPy only to sample costs 0.1 s and a BLAS thread.
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
         return random, "py"
     return numpy.random, "np_legacy"
 
