@@ -741,7 +741,7 @@ def _flaky(config):
 
 
 @needs_storage_integration
-def test_tuner_restore_from_s3_resumes_from_checkpoints(bucket, staging):
+def test_tuner_restore_from_s3_resumes_from_checkpoints(bucket, staging, monkeypatch, tmp_path):
     import shutil
 
     import tune
@@ -750,12 +750,15 @@ def test_tuner_restore_from_s3_resumes_from_checkpoints(bucket, staging):
     run_config = tune.RunConfig(storage_path=storage_path, name="exp", verbose=0)
     tune.Tuner(_flaky, run_config=run_config).fit()
     shutil.rmtree(staging)
+    # another machine: another staging directory; recorded paths must be relocated
+    monkeypatch.setenv("TUNE_STAGING_DIR", str(tmp_path / "elsewhere"))
     results = tune.Tuner.restore(f"{storage_path}/exp", _flaky, resume_errored=True).fit()
     assert not results.errors
     [result] = results
     assert result.metrics["step"] == 2
     assert [row["step"] for row in result.metrics_dataframe.to_dict("records")] == [0, 1, 2]
     assert result.checkpoint.path.startswith(storage_path)
+    assert not os.path.exists(staging)
 
 
 @needs_storage_integration

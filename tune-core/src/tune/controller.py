@@ -149,6 +149,8 @@ class TuneController:
         self.bus.on_step_end(self._iteration, self.trials)
         self._warnings.check(busy_since, len(events), bool(self.waiting) and not self.live)
         self.recorder.end_of_step(self.trials)
+        if self.spec.storage is not None:
+            self.spec.storage.sync_up()  # rate-limited (TUNE_SYNC_PERIOD_S), in the background
         self.checkpoints.delete_pending()
 
     def _finished(self) -> bool:
@@ -209,6 +211,8 @@ class TuneController:
                 self.bus.on_experiment_end(self.trials)
             finally:
                 self.recorder.close(self.trials)
+                if self.spec.storage is not None:
+                    self.spec.storage.sync_up(force=True)  # Tuner.fit waits for it
                 self.checkpoints.delete_pending()
 
     # ---------------------------------------------------------------------------- trials
@@ -368,6 +372,8 @@ class TuneController:
         self.waiting.pop(trial.trial_id, None)
         trial.status = status
         trial.end_time = time.time()
+        if self.spec.storage is not None and trial.path:
+            self.spec.storage.sync_trial_dir(trial.path)
 
     @property
     def iteration(self) -> int:

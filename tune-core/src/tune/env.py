@@ -85,6 +85,17 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "Set to 0 to keep worker processes in the driver's working directory instead of "
         "changing into each trial's directory while it runs.",
     ),
+    "TUNE_STAGING_DIR": (
+        "~/.cache/tune/staging",
+        "Local directory where experiments stored at a URL (RunConfig(storage_path='s3://...')) "
+        "are written before upload, one sub-directory per experiment URL; Tuner.restore "
+        "downloads into it too.",
+    ),
+    "TUNE_SYNC_PERIOD_S": (
+        "30",
+        "Least number of seconds between two periodic uploads of an experiment stored at a URL "
+        "(trial ends, checkpoints and the end of the run upload at once).",
+    ),
     "TUNE_RESULTS_DIR": (
         "~/tune_results",
         "Default storage path when RunConfig(storage_path=...) is not given.",

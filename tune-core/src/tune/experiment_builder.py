@@ -19,7 +19,7 @@ from tune.errors import (
     invalid_value,
 )
 from tune.execution.executor import Executor
-from tune.experiment import default_storage_path, experiment_name
+from tune.experiment import experiment_name
 from tune.experiment_spec import ExperimentSpec
 from tune.trial_timeout import check_executor_can_kill
 
@@ -147,7 +147,11 @@ def _executor(tune_config: TuneConfig) -> Executor:
 
 
 def build_experiment(
-    trainable_cls: type, param_space: dict, tune_config: TuneConfig, run_config: RunConfig
+    trainable_cls: type,
+    param_space: dict,
+    tune_config: TuneConfig,
+    run_config: RunConfig,
+    storage: Any = None,
 ) -> tuple[ExperimentSpec, ExperimentBus, Executor]:
     """Assemble the experiment's plugins on a fresh bus and pick its executor."""
     metric, mode = tune_config.metric, tune_config.mode
@@ -173,9 +177,14 @@ def build_experiment(
     executor = _executor(tune_config)
 
     name = trainable_name(trainable_cls)
-    storage = run_config.storage_path or default_storage_path()
     exp_name = experiment_name(run_config.name, name)
-    exp_dir = os.path.abspath(os.path.join(os.path.expanduser(storage), exp_name))
+    if storage is None:  # Tuner.restore passes the context that downloaded the experiment
+        from tune.storage import StorageContext
+
+        storage = StorageContext(
+            run_config.storage_path, exp_name, getattr(run_config, "storage_filesystem", None)
+        )
+    exp_dir = storage.local_experiment_dir
     os.makedirs(exp_dir, exist_ok=True)
 
     checkpoint_config = run_config.checkpoint_config
@@ -185,6 +194,7 @@ def build_experiment(
         trainable_name=name,
         param_space=param_space,
         experiment_dir=exp_dir,
+        storage=storage,
         experiment_name=exp_name,
         metric=metric,
         mode=mode,

@@ -48,5 +48,7 @@ class ExperimentSpec:
     trial_dirname_creator: Any = None
     adaptive_searcher: bool = True
     total_num_samples: int | None = None
+    #: tune.storage.StorageContext: where results go (local dir, or staging + URL)
+    storage: Any = None
     checkpoint_config: Any = None  # tune.CheckpointConfig: retention (num_to_keep, score)
     trial_timeout_s: float | None = None

@@ -68,6 +68,8 @@ class ResultProcessor:
             trial.checkpoint = Checkpoint(checkpoint_dir)
             result["checkpoint_dir_name"] = os.path.basename(checkpoint_dir)
             self.keep_checkpoint(trial, checkpoint_dir, result)
+            if ctl.spec.storage is not None:
+                ctl.spec.storage.sync_trial_dir(checkpoint_dir)
             ctl.recorder.trial_checkpointed(trial)
             ctl.bus.on_trial_save(ctl.iteration, ctl.trials, trial)
             ctl.bus.on_checkpoint(ctl.iteration, ctl.trials, trial, trial.checkpoint)

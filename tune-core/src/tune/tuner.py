@@ -57,6 +57,7 @@ class Tuner:
         self._result_grid = None
         self._trials: list = []
         self._restored = None
+        self._storage = None  # a StorageContext made by Tuner.restore
         self.experiment_path: str | None = None
 
     # ------------------------------------------------------------------------------ running
@@ -67,23 +68,34 @@ class Tuner:
         from tune.result_grid import ResultGrid
 
         spec, bus, executor = build_experiment(
-            self._trainable, self._param_space, self._tune_config, self._run_config
+            self._trainable,
+            self._param_space,
+            self._tune_config,
+            self._run_config,
+            storage=self._storage,
         )
-        self.experiment_path = spec.experiment_dir
+        self._storage = None
+        storage = spec.storage
+        self.experiment_path = storage.experiment_path
         restored = self._restored
         self._restored = None
         if restored is None:
             self._save_settings(spec.experiment_dir, spec.trainable_name)
         controller = TuneController(spec, bus, executor, restored)
         with InterruptHandler() as interrupts:
-            self._trials = controller.run(interrupts)
+            try:
+                self._trials = controller.run(interrupts)
+            finally:
+                storage.close()  # the last upload; raises StorageSyncError naming the URL
+        if storage.is_remote:
+            _point_at_storage(self._trials, storage)
         self._result_grid = ResultGrid(
-            self._trials, spec.experiment_dir, metric=spec.metric, mode=spec.mode
+            self._trials, storage.experiment_path, metric=spec.metric, mode=spec.mode
         )
         if controller.interrupted:
             print(
                 "Experiment interrupted; its state is saved. Continue it with:\n"
-                f"    tune.Tuner.restore({spec.experiment_dir!r}, trainable=...).fit()",
+                f"    tune.Tuner.restore({self.experiment_path!r}, trainable=...).fit()",
                 file=sys.stderr,
             )
         raise_exc = controller._failures.exception_to_raise
@@ -98,8 +110,17 @@ class Tuner:
                 from tune.analysis import ExperimentAnalysis
                 from tune.result_grid import ResultGrid
 
-                analysis = ExperimentAnalysis(self.experiment_path)
-                return ResultGrid(analysis)
+                storage = self._storage
+                if storage is None or not storage.is_remote:
+                    return ResultGrid(ExperimentAnalysis(self.experiment_path))
+                analysis = ExperimentAnalysis(storage.local_experiment_dir)
+                _point_at_storage(analysis.trials, storage)
+                return ResultGrid(
+                    analysis.trials,
+                    storage.experiment_path,
+                    metric=analysis.default_metric,
+                    mode=analysis.default_mode,
+                )
             raise TuneError("No results yet: call Tuner.fit() first.")
         return self._result_grid
 
@@ -157,8 +178,14 @@ class Tuner:
         """
         from tune.experiment_builder import trainable_name
         from tune.plugins import make_trainable
+        from tune.storage import StorageContext, is_url
 
-        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        storage = None
+        if is_url(os.fspath(path)):
+            storage = StorageContext.for_restore(os.fspath(path))  # downloads into staging
+            path = storage.local_experiment_dir
+        else:
+            path = os.path.abspath(os.path.expanduser(os.fspath(path)))
         check_restorable(path)
         settings = load_tuner_settings(path)
         trainable_cls = make_trainable(trainable)
@@ -171,7 +198,7 @@ class Tuner:
             )
         run_config = dataclasses.replace(
             settings["run_config"],
-            storage_path=os.path.dirname(path),
+            storage_path=storage.storage_path if storage else os.path.dirname(path),
             name=os.path.basename(path),
         )
         tuner = cls(
@@ -180,7 +207,8 @@ class Tuner:
             tune_config=settings["tune_config"],
             run_config=run_config,
         )
-        tuner.experiment_path = path
+        tuner.experiment_path = storage.experiment_path if storage else path
+        tuner._storage = storage
         tuner._restored = load_restored(
             path,
             resume_unfinished=resume_unfinished,
@@ -192,8 +220,28 @@ class Tuner:
     @classmethod
     def can_restore(cls, path: str) -> bool:
         """Whether ``path`` holds an experiment that ``Tuner.restore`` can continue."""
+        from tune.storage import exists, is_url
+
+        if is_url(os.fspath(path)):
+            return exists(os.fspath(path))
         path = os.path.abspath(os.path.expanduser(os.fspath(path)))
         return all(
             os.path.exists(os.path.join(path, name))
             for name in ("experiment_state.json", TUNER_FILE)
         )
+
+
+def _point_at_storage(trials: list, storage: Any) -> None:
+    """Results name the persistent location (the storage URL), not the staging directory."""
+    from tune.trainable.checkpoint import Checkpoint
+
+    for trial in trials:
+        if trial.path:
+            trial.path = storage.remote_path_for(trial.path)
+        if trial.checkpoint is not None and trial.checkpoint._path is not None:
+            trial.checkpoint = Checkpoint(storage.remote_path_for(trial.checkpoint.path))
+        if getattr(trial, "kept_checkpoints", None):
+            trial.kept_checkpoints = [
+                (storage.remote_path_for(getattr(p, "path", p)), m)
+                for p, m in trial.kept_checkpoints
+            ]
