@@ -109,6 +109,31 @@ def _timed_fit(make_tuner: Any, profile: str | None) -> tuple[Any, float, float,
 CPU: dict[str, float] = {}
 
 
+def _watch_durability() -> dict[str, float]:
+    """Fill a dict, once the run ends, with the driver's time spent making it durable.
+
+    ``snapshots_s``: full snapshots (experiment_state.json); ``journal_s``: journal records
+    and their per-step flushes; ``run_s``: the controller's whole run (the driver's time).
+    """
+    from tune.controller import TuneController
+
+    out: dict[str, float] = {}
+    original = TuneController.run
+
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            out["run_s"] = time.perf_counter() - start
+            out["snapshots_s"] = self.recorder.clock.total_s
+            out["snapshots"] = self.recorder.clock.count
+            out["journal_s"] = self.recorder.cost_s - self.recorder.clock.total_s
+
+    TuneController.run = run
+    return out
+
+
 def _check_trials(results: Any, expected: int, problems: list[str]) -> dict[str, Any]:
     checks = {
         "num_trials": len(results),
@@ -150,12 +175,16 @@ def w_trivial_trials(p: dict, spawn: float, profile: str | None) -> dict:
             run_config=_run_config("trivial"),
         )
 
+    durability = _watch_durability()
     results, fit_s, _t0, t_end = _timed_fit(make, profile)
     problems: list[str] = []
     checks = _check_trials(results, n, problems)
     since_spawn = t_end - spawn
     return {
         "metrics": {
+            "snapshot_share_pct": durability["snapshots_s"] / durability["run_s"] * 100,
+            "journal_share_pct": durability["journal_s"] / durability["run_s"] * 100,
+            "snapshots": durability["snapshots"],
             "trials_per_s": n / fit_s,
             "trials_per_s_incl_start": n / since_spawn,
             "fit_s": fit_s,
