@@ -284,6 +284,8 @@ def test_analysis_of_a_killed_run_reads_the_journal(tmp_path):
     while sum(1 for m in markers(tmp_path) if m[0] == "end") < 2:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    # the driver commits a trial's end a moment after the trial itself returns
+    time.sleep(0.4)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     wait_group_gone(proc.pid)
