@@ -350,3 +350,70 @@ def test_callback_and_stopper_state_survive_restore(tmp_path):
     assert callback.results == 3, "the restored callback kept counting from its saved state"
     stopper = tuner._run_config.stop
     assert stopper.fired and stopper.completed == 3
+
+
+def flaky_with_checkpoints(config):
+    import tempfile
+
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            start = int(open(os.path.join(d, "step")).read())
+    with open(config["log"], "a") as f:
+        f.write(f"start {start}\n")
+    for step in range(start, 5):
+        if step == 3 and start == 0:
+            raise RuntimeError("fails once at step 3")
+        d = tempfile.mkdtemp()
+        with open(os.path.join(d, "step"), "w") as f:
+            f.write(str(step + 1))
+        tune.report({"step": step + 1}, checkpoint=tune.Checkpoint.from_directory(d))
+
+
+def test_failed_trial_restarts_from_its_latest_checkpoint(tmp_path):
+    log = tmp_path / "log.txt"
+    result = tune.Tuner(
+        flaky_with_checkpoints,
+        param_space={"log": str(log)},
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path), verbose=0,
+            failure_config=tune.FailureConfig(max_failures=1),
+        ),
+    ).fit()[0]
+    assert result.error is None
+    assert log.read_text().split("\n")[:2] == ["start 0", "start 3"]
+    history = [json.loads(line)["step"] for line in open(os.path.join(result.path, "result.json"))]
+    assert history == [1, 2, 3, 4, 5]
+    assert "fails once at step 3" in open(os.path.join(result.path, "error.txt")).read()
+
+
+def test_global_checkpoint_period(tmp_path, monkeypatch):
+    def slow(config):
+        for _ in range(4):
+            time.sleep(0.1)
+            tune.report({"v": 1})
+
+    monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "0.05")
+    rc = tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0)
+    tune.Tuner(slow, run_config=rc).fit()
+    state = json.loads((tmp_path / "exp" / "experiment_state.json").read_text())
+    assert state["generation"] >= 4, "a snapshot about every 0.05 s of a 0.4 s run"
+
+
+def test_sigint_handler_can_be_disabled(tmp_path):
+    env = dict(os.environ, TUNE_DISABLE_SIGINT_HANDLER="1")
+    proc = subprocess.Popen(
+        [sys.executable, JOB, str(tmp_path), "exp", "fit", "--sleep", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, env=env,
+    )
+    deadline = time.monotonic() + 30
+    while not markers(tmp_path):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    wait_group_gone(proc.pid)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    assert "stopping trials gracefully" not in err
