@@ -728,6 +728,12 @@ def test_tuner_on_s3_end_to_end(bucket, staging):
     with pytest.raises(TuneValueError, match=f"{storage_path}/missing"):
         tune.Tuner.restore(f"{storage_path}/missing", _train)
 
+    shutil.rmtree(staging)
+    analysis = tune.ExperimentAnalysis(f"{storage_path}/exp")
+    assert analysis.experiment_path == f"{storage_path}/exp"
+    assert analysis.get_best_config()["x"] == 1.0
+    assert all(t.path.startswith(f"{storage_path}/exp/") for t in analysis.trials)
+
 
 def _flaky(config):
     import tune

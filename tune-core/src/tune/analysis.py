@@ -184,7 +184,17 @@ class ExperimentAnalysis:
         check_mode(default_mode, "default_mode")
         if default_metric is not None and not isinstance(default_metric, str):
             raise invalid_type("default_metric", default_metric, "expected a result key (string)")
-        if trials is None:
+        if trials is None and "://" in path:
+            # An experiment at a URL: read it from a local copy, report the URL's paths.
+            from tune.storage import StorageContext, point_trials_at
+
+            storage = StorageContext.for_restore(path)
+            trials, state = _load_trials(storage.local_experiment_dir)
+            point_trials_at(trials, storage)
+            default_metric = default_metric or _single(state.get("metric"))
+            default_mode = default_mode or _single(state.get("mode"))
+            path = storage.experiment_path
+        elif trials is None:
             trials, state = _load_trials(path)
             default_metric = default_metric or _single(state.get("metric"))
             default_mode = default_mode or _single(state.get("mode"))

@@ -718,3 +718,19 @@ class StorageContext:
                 pass
             self._uploaded.pop(rel, None)
             self.stats["files_deleted"] += 1
+
+
+def point_trials_at(trials: list, storage: StorageContext) -> None:
+    """Results name the persistent location (the storage URL), not the staging directory."""
+    from tune.trainable.checkpoint import Checkpoint
+
+    for trial in trials:
+        if trial.path:
+            trial.path = storage.remote_path_for(trial.path)
+        if trial.checkpoint is not None and trial.checkpoint._path is not None:
+            trial.checkpoint = Checkpoint(storage.remote_path_for(trial.checkpoint.path))
+        if getattr(trial, "kept_checkpoints", None):
+            trial.kept_checkpoints = [
+                (storage.remote_path_for(getattr(p, "path", p)), m)
+                for p, m in trial.kept_checkpoints
+            ]

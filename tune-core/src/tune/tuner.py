@@ -20,6 +20,7 @@ from tune.restore import (
     load_restored,
     load_tuner_settings,
 )
+from tune.storage import point_trials_at
 
 
 class Tuner:
@@ -88,7 +89,7 @@ class Tuner:
             finally:
                 storage.close()  # the last upload; raises StorageSyncError naming the URL
         if storage.is_remote:
-            _point_at_storage(self._trials, storage)
+            point_trials_at(self._trials, storage)
         self._result_grid = ResultGrid(
             self._trials, storage.experiment_path, metric=spec.metric, mode=spec.mode
         )
@@ -114,7 +115,7 @@ class Tuner:
                 if storage is None or not storage.is_remote:
                     return ResultGrid(ExperimentAnalysis(self.experiment_path))
                 analysis = ExperimentAnalysis(storage.local_experiment_dir)
-                _point_at_storage(analysis.trials, storage)
+                point_trials_at(analysis.trials, storage)
                 return ResultGrid(
                     analysis.trials,
                     storage.experiment_path,
@@ -229,19 +230,3 @@ class Tuner:
             os.path.exists(os.path.join(path, name))
             for name in ("experiment_state.json", TUNER_FILE)
         )
-
-
-def _point_at_storage(trials: list, storage: Any) -> None:
-    """Results name the persistent location (the storage URL), not the staging directory."""
-    from tune.trainable.checkpoint import Checkpoint
-
-    for trial in trials:
-        if trial.path:
-            trial.path = storage.remote_path_for(trial.path)
-        if trial.checkpoint is not None and trial.checkpoint._path is not None:
-            trial.checkpoint = Checkpoint(storage.remote_path_for(trial.checkpoint.path))
-        if getattr(trial, "kept_checkpoints", None):
-            trial.kept_checkpoints = [
-                (storage.remote_path_for(getattr(p, "path", p)), m)
-                for p, m in trial.kept_checkpoints
-            ]
