@@ -372,6 +372,7 @@ class TuneController:
         self.waiting.pop(trial.trial_id, None)
         trial.status = status
         trial.end_time = time.time()
+        trial.freeze_stats()
         if self.spec.storage is not None and trial.path:
             self.spec.storage.sync_trial_dir(trial.path)
 

@@ -37,6 +37,9 @@ class _MetricStats:
         self.sum5 = self.sum10 = value
 
     def add(self, value: float) -> None:
+        if self.window is None:  # a restored summary: start a fresh window from here
+            self.window = deque(maxlen=10)
+            self.sum5 = self.sum10 = 0.0
         if value > self.max:
             self.max = value
         if value < self.min:
@@ -54,22 +57,35 @@ class _MetricStats:
         self.sum10 += value
 
     def as_dict(self) -> dict[str, float]:
-        k = len(self.window)
+        if self.window is None:  # frozen: sum5/sum10 hold the averages
+            last5, last10 = self.sum5, self.sum10
+        else:
+            k = len(self.window)
+            last5, last10 = self.sum5 / min(k, 5), self.sum10 / k
         return {
             "max": self.max,
             "min": self.min,
             "avg": self.sum / self.n,
             "last": self.last,
-            "last-5-avg": self.sum5 / min(k, 5),
-            "last-10-avg": self.sum10 / k,
+            "last-5-avg": last5,
+            "last-10-avg": last10,
         }
+
+    def freeze(self) -> None:
+        """Keep the final figures and drop the window (a finished trial reports no more)."""
+        if self.window is not None:
+            k = len(self.window)
+            self.sum5, self.sum10 = self.sum5 / min(k, 5), self.sum10 / k
+            self.window = None
 
     @classmethod
     def from_dict(cls, d: dict[str, float]) -> _MetricStats:
         entry = cls(d["last"])
         entry.max, entry.min = d["max"], d["min"]
         entry.sum, entry.n = d["avg"], 1
-        entry.sum5 = entry.sum10 = d["last"]
+        entry.sum5 = d.get("last-5-avg", d["last"])
+        entry.sum10 = d.get("last-10-avg", d["last"])
+        entry.window = None
         return entry
 
 
@@ -198,6 +214,11 @@ class Trial:
                 stats[name] = _MetricStats(value)
             else:
                 entry.add(value)
+
+    def freeze_stats(self) -> None:
+        """Release per-result windows once the trial has ended (memory per finished trial)."""
+        for entry in self._stats.values():
+            entry.freeze()
 
     @property
     def metric_analysis(self) -> dict[str, dict[str, float]]:
