@@ -249,6 +249,7 @@ class Trial:
             "status": self.status,
             "last_result": {k: v for k, v in self.last_result.items() if k != "config"},
             "metric_analysis": self.metric_analysis,
+            "metric_counts": {name: entry.n for name, entry in self._stats.items()},
             "error_file": self.error_file,
             "error_msg": self.error_msg,
             "num_failures": self.num_failures,
@@ -285,6 +286,10 @@ def trial_from_state(state: dict) -> Trial:
     if trial.last_result:
         trial.last_result["config"] = trial.config
     trial.metric_analysis = state.get("metric_analysis") or {}
+    for name, count in (state.get("metric_counts") or {}).items():
+        entry = trial._stats.get(name)
+        if entry is not None:  # so "avg" keeps weighing every result after a restore
+            entry.sum, entry.n = entry.sum * count, count
     trial.error_file = state.get("error_file")
     trial.error_msg = state.get("error_msg")
     trial.num_failures = state.get("num_failures", 0)
