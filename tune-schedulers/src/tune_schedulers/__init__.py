@@ -15,6 +15,8 @@ _CLASSES = {
     "AsyncHyperBandScheduler": "tune_schedulers.async_hyperband",
     "ASHAScheduler": "tune_schedulers.async_hyperband",
     "MedianStoppingRule": "tune_schedulers.median_stopping_rule",
+    "HyperBandScheduler": "tune_schedulers.hyperband",
+    "HyperBandForBOHB": "tune_schedulers.hb_bohb",
 }
 
 __all__ = sorted(_CLASSES)

@@ -16,10 +16,9 @@ import math
 import random
 from typing import Any
 
-from tune.errors import check_mode
+from tune.errors import check_mode, invalid_value
 from tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from tune.trial import Trial
-
 from tune_schedulers._util import (
     check_int,
     check_number,
@@ -72,9 +71,7 @@ class _Bracket:
         return [m for m, _ in reversed(self.rungs)]
 
     def debug_str(self) -> str:
-        return " | ".join(
-            f"Iter {m:.3f}: {self.cutoff(r)}" for m, r in self.rungs
-        )
+        return " | ".join(f"Iter {m:.3f}: {self.cutoff(r)}" for m, r in self.rungs)
 
 
 class AsyncHyperBandScheduler(FIFOScheduler):
@@ -110,12 +107,8 @@ class AsyncHyperBandScheduler(FIFOScheduler):
         check_number("reduction_factor", reduction_factor, minimum=1, strict=True)
         check_int("brackets", brackets, minimum=1)
         if grace_period > max_t:
-            from tune.errors import invalid_value
-
             raise invalid_value("grace_period", grace_period, f"must be <= max_t ({max_t})")
         if not isinstance(stop_last_trials, bool):
-            from tune.errors import invalid_value
-
             raise invalid_value("stop_last_trials", stop_last_trials, "must be True or False")
         super().__init__()
         self._time_attr = time_attr

@@ -18,7 +18,6 @@ from typing import Any
 from tune.errors import check_mode, invalid_value
 from tune.schedulers.trial_scheduler import FIFOScheduler
 from tune.trial import PAUSED, PENDING, Trial
-
 from tune_schedulers._util import check_int, check_number, check_time_attr, median, require_metric
 
 __all__ = ["MedianStoppingRule"]

@@ -28,3 +28,13 @@ def tune_register(registry: Registry) -> None:
         "tune_schedulers.median_stopping_rule:MedianStoppingRule",
         class_names=["MedianStoppingRule"],
     )
+    registry.add_scheduler(
+        "hyperband",
+        "tune_schedulers.hyperband:HyperBandScheduler",
+        class_names=["HyperBandScheduler"],
+    )
+    registry.add_scheduler(
+        "hb_bohb",
+        "tune_schedulers.hb_bohb:HyperBandForBOHB",
+        class_names=["HyperBandForBOHB"],
+    )
