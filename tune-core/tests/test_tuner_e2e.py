@@ -526,3 +526,22 @@ def test_trial_error_is_not_fatal_to_tune_run_when_asked(tmp_path):
         tune.run(bad, storage_path=str(tmp_path), name="a", verbose=0)
     analysis = tune.run(bad, storage_path=str(tmp_path), name="b", verbose=0, raise_on_failed_trial=False)
     assert analysis.trials[0].status == "ERROR"
+
+
+def test_each_checkpoint_is_announced_once(tmp_path):
+    seen = []
+
+    class Saves(tune.Callback):
+        def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+            seen.append(os.path.basename(checkpoint.path))
+
+    def fn(config):
+        import tempfile
+
+        for i in range(3):
+            d = tempfile.mkdtemp()
+            open(os.path.join(d, "x"), "w").close()
+            tune.report({"i": i}, checkpoint=tune.Checkpoint.from_directory(d))
+
+    tune.Tuner(fn, run_config=run_cfg(tmp_path, callbacks=[Saves()])).fit()
+    assert seen == ["checkpoint_000001", "checkpoint_000002", "checkpoint_000003"]

@@ -107,7 +107,9 @@ class ResultProcessor:
     def on_completed(self, trial: Trial, event: TrialCompleted) -> None:
         ctl = self.ctl
         decision = ctl.stopping.get(trial.trial_id)
-        if event.checkpoint_dir:
+        known = trial.checkpoint.path if trial.checkpoint is not None else None
+        if event.checkpoint_dir and event.checkpoint_dir != known:
+            # (A function trial's pause point is often the checkpoint it last reported.)
             from tune.trainable.checkpoint import Checkpoint
 
             trial.checkpoint = Checkpoint(event.checkpoint_dir)
@@ -130,9 +132,6 @@ class ResultProcessor:
             trial.last_result["done"] = True
         result = trial.last_result or None
         ctl.bus.searcher_on_complete(trial.trial_id, result, False)
-        if ctl.stop_all and decision is not None and decision != STOP:
-            ctl.bus.scheduler_on_remove(trial)
-        else:
-            ctl.bus.scheduler_on_complete(trial, result)
+        ctl.bus.scheduler_on_complete(trial, result)
         ctl.bus.on_trial_complete(ctl.iteration, ctl.trials, trial)
         ctl.recorder.trial_changed(trial, len(ctl.trials))
