@@ -19,13 +19,21 @@ JOB = os.path.join(os.path.dirname(__file__), "jobs", "restore_job.py")
 TRIALS, STEPS = 6, 5
 
 
-def start_job(storage, mode, *extra):
+def _default_sigint():
+    # Test runners may ignore SIGINT, and an ignored signal stays ignored across exec:
+    # Python would then not even raise KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_job(storage, mode, *extra, env=None):
     return subprocess.Popen(
         [sys.executable, JOB, str(storage), "exp", mode, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_sigint,
+        env=env,
     )
 
 
@@ -403,11 +411,7 @@ def test_global_checkpoint_period(tmp_path, monkeypatch):
 
 def test_sigint_handler_can_be_disabled(tmp_path):
     env = dict(os.environ, TUNE_DISABLE_SIGINT_HANDLER="1")
-    proc = subprocess.Popen(
-        [sys.executable, JOB, str(tmp_path), "exp", "fit", "--sleep", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, env=env,
-    )
+    proc = start_job(tmp_path, "fit", "--sleep", "1", env=env)
     deadline = time.monotonic() + 30
     while not markers(tmp_path):
         assert time.monotonic() < deadline
