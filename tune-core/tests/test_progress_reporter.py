@@ -380,3 +380,17 @@ def test_live_block_fits_a_small_terminal(monkeypatch):
     assert first.count("\n") < 16 and "more trials not shown" in first
     reporter.report(eight_trials(), False)
     assert ERASE.match(tty.getvalue()[len(first):])
+
+
+def test_eta_from_the_rate_trials_finish_at():
+    from tune.progress_reporter import eta_str
+    from tune.trial import Trial
+
+    trials = [Trial(f"t{i}", {}) for i in range(8)]
+    assert eta_str(trials, 8, 10.0) is None  # nothing finished yet
+    for t in trials[:2]:
+        t.status = "TERMINATED"
+    trials[2].status = "ERROR"
+    assert eta_str(trials, 8, 30.0) == "Estimated time left: 00:00:50 (3/8 trials done)"
+    assert eta_str(trials, None, 30.0) is None
+    assert eta_str(trials, -1, 30.0) is None

@@ -369,6 +369,9 @@ class TuneReporterBase(ProgressReporter):
         for logdir in sorted({d for d in map(_experiment_dir, trials) if d}):
             text_lines.append(f"Result logdir: {logdir}")
         text_lines.append(_trial_count_str(trials, self._total_samples))
+        eta = None if done else eta_str(trials, self._total_samples, time.time() - self._start_time)
+        if eta:
+            text_lines.append(eta)
 
         def esc(line: str) -> str:
             return html.escape(line) if fmt == "html" else line
@@ -471,6 +474,24 @@ def _trial_count_str(trials: list[Trial], total_samples: int | None) -> str:
     elif total_samples:
         total = f"/{total_samples}"
     return f"Number of trials: {len(trials)}{total} ({by_state})"
+
+
+def eta_str(trials: list[Trial], total_samples: int | None, elapsed_s: float) -> str | None:
+    """'Estimated time left: 00:01:05 (3/8 trials done)', from the rate trials have finished
+    at so far (which already reflects how many run at once); None until one has finished or
+    when the number of trials is open-ended."""
+    if not total_samples or total_samples < 0 or total_samples >= sys.maxsize:
+        return None
+    finished = sum(1 for t in trials if t.status in ("TERMINATED", "ERROR"))
+    if not finished or elapsed_s <= 0 or finished >= total_samples:
+        return None
+    left = (total_samples - finished) * elapsed_s / finished
+    hours, rest = divmod(left, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return (
+        f"Estimated time left: {hours:02.0f}:{minutes:02.0f}:{seconds:02.0f} "
+        f"({finished}/{total_samples} trials done)"
+    )
 
 
 def _fair_share(counts: dict[str, int], max_rows: int) -> dict[str, int]:
