@@ -233,3 +233,24 @@ def test_plugin_scheduler_classes_resolve_or_say_what_to_install() -> None:
     with pytest.raises(ImportError):
         from tune.schedulers import NoSuchScheduler  # noqa: F401
     assert not hasattr(tune.schedulers, "NoSuchScheduler")
+
+
+def test_scheduler_can_end_waiting_trials_without_running_them(tmp_path):
+    import tune
+
+    class SkipOdd(FIFOScheduler):
+        def trials_to_stop(self, trials):
+            return [t for t in trials if t.config["x"] % 2]
+
+    def fn(config):
+        tune.report({"x": config["x"]})
+
+    results = tune.Tuner(
+        fn,
+        param_space={"x": tune.grid_search([0, 1, 2, 3])},
+        tune_config=tune.TuneConfig(scheduler=SkipOdd()),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    ).fit()
+    assert results.num_terminated == 4 and results.num_errors == 0
+    ran = sorted(r.config["x"] for r in results if r.metrics.get("training_iteration"))
+    assert ran == [0, 2]

@@ -106,6 +106,25 @@ def test_synchronous_halving_pauses_then_keeps_the_top_third():
     assert feed(s, remaining[0], 9, 0.5) == STOP  # max_t
 
 
+def test_losers_paused_at_the_milestone_end_without_running_again():
+    s = make(max_t=9, reduction_factor=3)
+    add(s, 3, prefix="skip")
+    trials = add(s, 5)
+    losses = {"t0": 4.0, "t1": 1.0, "t2": 3.0, "t3": 0.5, "t4": 2.0}
+    for t in trials:
+        for it in (1, 2):
+            feed(s, t, it, losses[t.trial_id])
+    for t in trials[:-1]:
+        assert feed(s, t, 3, losses[t.trial_id]) == PAUSE
+    assert feed(s, trials[-1], 3, losses["t4"]) == STOP
+    waiting = [t for t in trials if t.status == PAUSED]
+    losers = s.trials_to_stop(waiting)
+    assert sorted(t.trial_id for t in losers) == ["t0", "t1", "t2"]
+    assert s.trials_to_stop(waiting) == []  # each is handed over once
+    survivors = [t for t in waiting if t not in losers]
+    assert s.choose_trial_to_run(survivors).trial_id == "t3"
+
+
 def test_paused_trials_wait_until_released():
     s = make(max_t=9, reduction_factor=3)
     add(s, 3, prefix="skip")
@@ -260,8 +279,8 @@ def test_end_to_end_hyperband(run_config, concurrency):
     assert all(r.metrics["i"] == r.metrics["training_iteration"] for r in grid)
     # bracket s=0 (q 4, 0, 7): 3 trials straight to max_t
     assert [iters[q] for q in (4, 0, 7)] == [9, 9, 9]
-    # bracket s=1 (q 2, 8, 1, 6, 3): milestone 3, best (q=1) goes on to 9; losers stop at
-    # 3 (or 4: those paused at 3 resume for one step to be stopped)
+    # bracket s=1 (q 2, 8, 1, 6, 3): milestone 3, best (q=1) goes on to 9; losers end at 3
+    # (or 4 when a halving forced with the trials at hand resumes one for a step)
     assert iters[1] == 9 and all(iters[q] in (3, 4) for q in (2, 8, 6, 3))
     # bracket s=2 (the other 9): milestone 1 keeps q 5, 9, 10; milestone 3 keeps q=5
     assert iters[5] == 9 and iters[9] in (3, 4) and iters[10] in (3, 4)

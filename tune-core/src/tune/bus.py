@@ -113,6 +113,9 @@ class ExperimentBus:
     def choose_trial_to_run(self, trials: list[Trial]) -> Trial | None:
         return self.hook.tune_choose_trial_to_run(trials=trials)
 
+    def scheduler_trials_to_stop(self, trials: list[Trial]) -> list[Trial]:
+        return self.hook.tune_scheduler_trials_to_stop(trials=trials) or []
+
     def scheduler_on_result(self, trial: Trial, result: dict) -> str:
         caller = self._fast("tune_scheduler_on_trial_result", firstresult=True)
         return caller(trial=trial, result=result) or CONTINUE

@@ -294,6 +294,10 @@ class TuneController:
 
     def _start_trials(self) -> None:
         limit = self.spec.max_concurrent_trials
+        if self.waiting:
+            for trial in self.bus.scheduler_trials_to_stop(list(self.waiting.values())):
+                if trial.trial_id in self.waiting:
+                    self._results.terminate_trial(trial)
         while self.waiting:
             if limit is not None and len(self.live) >= limit:
                 return

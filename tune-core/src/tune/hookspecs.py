@@ -174,6 +174,20 @@ def tune_choose_trial_to_run(trials: list[Trial]) -> Trial | None:
 
 
 @hookspec(firstresult=True)
+def tune_scheduler_trials_to_stop(trials: list[Trial]) -> list[Trial] | None:
+    """Which waiting trials to end now, without running them again.
+
+    Called before a trial is chosen to run. HyperBand uses it for trials that lost a halving
+    round while they were paused. The returned trials end TERMINATED with the results they
+    have; the scheduler then gets ``tune_scheduler_on_trial_complete`` for each. First
+    result wins.
+
+    :param trials: the trials that are PENDING or PAUSED, in creation order.
+    :return: some of ``trials`` (or ``None`` / an empty list for none).
+    """
+
+
+@hookspec(firstresult=True)
 def tune_scheduler_on_trial_result(trial: Trial, result: dict) -> str | None:
     """Decide what happens to a running trial after one of its results.
 

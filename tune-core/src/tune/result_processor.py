@@ -127,6 +127,11 @@ class ResultProcessor:
             ctl.waiting[trial.trial_id] = trial
             ctl.recorder.trial_changed(trial, len(ctl.trials))
             return
+        self.terminate_trial(trial)
+
+    def terminate_trial(self, trial: Trial) -> None:
+        """End a trial that is not running (or has just stopped) as TERMINATED."""
+        ctl = self.ctl
         ctl.end_trial(trial, TERMINATED)
         if trial.last_result:
             trial.last_result["done"] = True

@@ -260,7 +260,8 @@ class HyperBandScheduler(FIFOScheduler):
             self.on_trial_add(trial)
         bracket, _ = self._trial_info[trial_id]
         if trial_id in bracket.trials_to_stop:
-            # Lost a halving round while paused: stopped at its first result after resuming.
+            # Lost a halving round while paused (a controller that does not ask
+            # trials_to_stop resumed it): stopped at its first result.
             bracket.trials_to_stop.discard(trial_id)
             return self.STOP
         if self._time_attr not in result or self._metric not in result:
@@ -334,6 +335,16 @@ class HyperBandScheduler(FIFOScheduler):
         self._forget(trial)
 
     # -- which trial runs --------------------------------------------------------------------
+    def trials_to_stop(self, trials: list[Trial]) -> list[Trial]:
+        """Paused trials that lost a halving round end at their milestone, not one step on."""
+        losers = []
+        for trial in trials:
+            info = self._trial_info.get(trial.trial_id)
+            if info is not None and trial.trial_id in info[0].trials_to_stop:
+                info[0].trials_to_stop.discard(trial.trial_id)
+                losers.append(trial)
+        return losers
+
     def choose_trial_to_run(self, trials: list[Trial], *_: Any) -> Trial | None:
         if hasattr(trials, "get_trials"):
             trials = trials.get_trials()

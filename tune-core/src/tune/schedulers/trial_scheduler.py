@@ -147,6 +147,13 @@ class TrialScheduler:
     def on_trial_remove(self, trial: Trial, *_: Any) -> None:
         """A trial was stopped by something other than this scheduler."""
 
+    def trials_to_stop(self, trials: list[Trial]) -> list[Trial]:
+        """Waiting (PENDING or PAUSED) trials to end now without running them again.
+
+        :param trials: the PENDING and PAUSED trials in creation order.
+        """
+        return []
+
     def choose_trial_to_run(self, trials: list[Trial], *_: Any) -> Trial | None:
         """Return the trial to start or resume next: the first PENDING one, else the first PAUSED.
 
@@ -211,6 +218,10 @@ class TrialScheduler:
             # calls tune_controller.get_trials(); the candidates answer that.
             return self.choose_trial_to_run(_TrialList(trials))
         return self.choose_trial_to_run(trials)
+
+    @hookimpl
+    def tune_scheduler_trials_to_stop(self, trials: list[Trial]) -> list[Trial]:
+        return self.trials_to_stop(trials)
 
     @hookimpl
     def tune_scheduler_on_trial_result(self, trial: Trial, result: dict) -> str:
