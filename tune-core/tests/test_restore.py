@@ -410,15 +410,18 @@ def test_global_checkpoint_period(tmp_path, monkeypatch):
     assert state["generation"] >= 4, "a snapshot about every 0.05 s of a 0.4 s run"
 
 
-def test_sigint_handler_can_be_disabled(tmp_path):
-    env = dict(os.environ, TUNE_DISABLE_SIGINT_HANDLER="1")
-    proc = start_job(tmp_path, "fit", "--sleep", "1", env=env)
-    deadline = time.monotonic() + 30
-    while not markers(tmp_path):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    wait_group_gone(proc.pid)
-    assert proc.returncode != 0 and "KeyboardInterrupt" in err, (proc.returncode, out, err)
-    assert "stopping trials gracefully" not in err
+def test_sigint_handler_can_be_disabled(monkeypatch):
+    """With TUNE_DISABLE_SIGINT_HANDLER=1 a run leaves SIGINT and SIGUSR1 as they were.
+
+    (Checked in-process: Python drops a KeyboardInterrupt that lands inside a finalizer, so a
+    test sending SIGINT to a run without our handler could not be relied on.)"""
+    from tune.interrupts import InterruptHandler
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGUSR1)}
+    with InterruptHandler() as handler:
+        installed = {s: signal.getsignal(s) for s in before}
+    assert all(installed[s] == handler._handle for s in before)
+    assert {s: signal.getsignal(s) for s in before} == before
+    monkeypatch.setenv("TUNE_DISABLE_SIGINT_HANDLER", "1")
+    with InterruptHandler():
+        assert {s: signal.getsignal(s) for s in before} == before
