@@ -197,6 +197,8 @@ class TuneController:
         return self._interrupts is not None and self._interrupts.requested
 
     def _check_interrupt(self) -> None:
+        if self._interrupts is not None and self._interrupts.forced:
+            raise KeyboardInterrupt
         if self.interrupted and not self._paused_all:
             self._paused_all = True
             self.stop_experiment(pause=True)

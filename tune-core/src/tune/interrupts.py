@@ -23,6 +23,9 @@ class InterruptHandler:
 
     def __init__(self) -> None:
         self.requested = False
+        #: a second signal came: stop at once (checked by the controller too, since Python
+        #: drops an exception raised while a finalizer happens to run)
+        self.forced = False
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> InterruptHandler:
@@ -36,6 +39,7 @@ class InterruptHandler:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
+            self.forced = True
             self._restore()
             raise KeyboardInterrupt
         self.requested = True
