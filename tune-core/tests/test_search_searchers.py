@@ -554,6 +554,8 @@ def test_hookimpls_are_found_on_every_searcher_kind():
         "tune_searcher_on_trial_complete",
         "tune_searcher_get_state",
         "tune_searcher_set_state",
+        "tune_searcher_on_pause",
+        "tune_searcher_on_unpause",
     }
     for searcher in (
         BasicVariantGenerator(),
@@ -569,3 +571,46 @@ def test_hookimpls_are_found_on_every_searcher_kind():
             for impl in hook.get_hookimpls()
         }
         assert registered == names
+
+
+def test_searcher_hears_of_pauses_and_resumes(tmp_path):
+    import tune
+    from tune.schedulers import TrialScheduler
+
+    events = []
+
+    class Recording(BasicVariantGenerator):
+        def on_pause(self, trial_id):
+            events.append(("pause", trial_id))
+
+        def on_unpause(self, trial_id):
+            events.append(("unpause", trial_id))
+
+    class PauseOnceAtTwo(TrialScheduler):
+        def __init__(self):
+            super().__init__()
+            self.paused = set()
+
+        def on_trial_result(self, trial, result):
+            if result["training_iteration"] == 2 and trial.trial_id not in self.paused:
+                self.paused.add(trial.trial_id)
+                return self.PAUSE
+            return self.CONTINUE
+
+    def fn(config):
+        checkpoint = tune.get_checkpoint()
+        start = checkpoint.to_dict()["i"] if checkpoint else 0
+        for i in range(start + 1, 4):
+            tune.report({"i": i}, checkpoint=tune.Checkpoint.from_dict({"i": i}))
+
+    results = tune.Tuner(
+        fn,
+        param_space={"x": tune.grid_search([1, 2])},
+        tune_config=tune.TuneConfig(search_alg=Recording(), scheduler=PauseOnceAtTwo()),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    ).fit()
+    assert all(r.metrics["i"] == 3 and r.metrics["training_iteration"] == 3 for r in results)
+    ids = sorted({t for _, t in events})
+    assert len(ids) == 2
+    for trial_id in ids:
+        assert [e for e, t in events if t == trial_id] == ["pause", "unpause"]

@@ -97,6 +97,12 @@ class ExperimentBus:
     def searcher_on_complete(self, trial_id: str, result: dict | None, error: bool) -> None:
         self.hook.tune_searcher_on_trial_complete(trial_id=trial_id, result=result, error=error)
 
+    def searcher_on_pause(self, trial_id: str) -> None:
+        self.hook.tune_searcher_on_pause(trial_id=trial_id)
+
+    def searcher_on_unpause(self, trial_id: str) -> None:
+        self.hook.tune_searcher_on_unpause(trial_id=trial_id)
+
     def searcher_get_state(self) -> Any:
         return self.hook.tune_searcher_get_state()
 

@@ -341,6 +341,8 @@ class TuneController:
         )
         self.live[trial.trial_id] = trial
         self.timeouts.launched(trial.trial_id)
+        if trial.status == PAUSED:
+            self.bus.searcher_on_unpause(trial.trial_id)
         resumed = trial.status == PAUSED or restore is not None or trial.num_failures > 0
         trial.status = RUNNING
         trial.start_time = trial.start_time or time.time()

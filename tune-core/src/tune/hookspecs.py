@@ -119,6 +119,24 @@ def tune_searcher_on_trial_complete(trial_id: str, result: dict | None, error: b
     """
 
 
+@hookspec
+def tune_searcher_on_pause(trial_id: str) -> None:
+    """A suggested trial was paused by the scheduler (it may be resumed later).
+
+    BOHB-style searchers use it to tell finished budgets from unfinished ones.
+
+    :param trial_id: the trial's id.
+    """
+
+
+@hookspec
+def tune_searcher_on_unpause(trial_id: str) -> None:
+    """A paused trial is being resumed.
+
+    :param trial_id: the trial's id.
+    """
+
+
 @hookspec(firstresult=True)
 def tune_searcher_get_state() -> dict | None:
     """Return the searcher's state as a picklable object, to be saved with the experiment.

@@ -125,6 +125,7 @@ class ResultProcessor:
                 ctl.restore_from[trial.trial_id] = trial.checkpoint.path
             trial.status = PAUSED
             ctl.waiting[trial.trial_id] = trial
+            ctl.bus.searcher_on_pause(trial.trial_id)
             ctl.recorder.trial_changed(trial, len(ctl.trials))
             return
         self.terminate_trial(trial)

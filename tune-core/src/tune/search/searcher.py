@@ -116,6 +116,12 @@ class Searcher:
     ) -> None:
         """A suggested trial ended; ``result`` is its last result (``None``: never reported)."""
 
+    def on_pause(self, trial_id: str) -> None:
+        """The scheduler paused a suggested trial (it may resume later)."""
+
+    def on_unpause(self, trial_id: str) -> None:
+        """A paused trial resumes."""
+
     def add_evaluated_point(
         self,
         parameters: dict,
@@ -278,6 +284,14 @@ class Searcher:
         self, trial_id: str, result: dict | None, error: bool
     ) -> None:
         self.on_trial_complete(trial_id, result=result, error=error)
+
+    @hookimpl
+    def tune_searcher_on_pause(self, trial_id: str) -> None:
+        self.on_pause(trial_id)
+
+    @hookimpl
+    def tune_searcher_on_unpause(self, trial_id: str) -> None:
+        self.on_unpause(trial_id)
 
     @hookimpl
     def tune_searcher_get_state(self) -> dict:
