@@ -13,6 +13,7 @@ never needed. ``random_state`` may be an int seed (Python's ``random.Random`` is
 
 from __future__ import annotations
 
+import abc
 import copy
 import math
 import numbers
@@ -302,7 +303,7 @@ class RecursiveDependencyError(Exception):
     """A ``sample_from`` function read a value that is not resolved yet (retried later)."""
 
 
-class Domain:
+class Domain(abc.ABC):
     """A parameter's set of values and how to draw from it (base class).
 
     Subclasses are value objects: builder methods (``uniform()``, ``quantized(q)``, ...)
@@ -324,8 +325,9 @@ class Domain:
         :param config: for ``sample_from`` domains, the (partially) resolved config the
             function may read (one per value when a list); ignored by other domains.
         :param size: how many values to draw.
-        :param random_state: ``None`` (NumPy's global generator), an int seed, a
-            ``random.Random``, or a NumPy ``Generator``/``RandomState``.
+        :param random_state: ``None`` (NumPy's global generator when the script imported
+            NumPy, else Python's), an int seed, a ``random.Random``, or a NumPy
+            ``Generator``/``RandomState``.
         """
         size = _check_size(size)
         rng = _as_rng(random_state)
@@ -337,8 +339,9 @@ class Domain:
             for i in range(size)
         ]
 
+    @abc.abstractmethod
     def _sample_one(self, rng: _Rng, config: Any) -> Any:
-        raise NotImplementedError
+        """Draw one value with ``rng`` (``config``: see ``sample``)."""
 
     def is_grid(self) -> bool:
         """Whether this domain is searched exhaustively (grid search) rather than sampled."""
