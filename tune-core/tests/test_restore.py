@@ -50,6 +50,13 @@ def wait_group_gone(pgid, timeout=10.0):
     os.killpg(pgid, signal.SIGKILL)
 
 
+def wait_until(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
 def markers(storage):
     path = storage / "markers.txt"
     if not path.exists():
@@ -109,10 +116,7 @@ def test_sigkill_at_any_instant_then_restore(tmp_path, delay):
 
 def test_sigint_stops_gracefully_and_restore_finishes(tmp_path):
     proc = start_job(tmp_path, "fit", "--sleep", "0.2")
-    deadline = time.monotonic() + 30
-    while not any(m[0] == "start" for m in markers(tmp_path)):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: any(m[0] == "start" for m in markers(tmp_path)))
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -133,10 +137,7 @@ def test_sigint_stops_gracefully_and_restore_finishes(tmp_path):
 
 def test_sigusr1_also_stops_gracefully(tmp_path):
     proc = start_job(tmp_path, "fit", "--sleep", "0.2")
-    deadline = time.monotonic() + 30
-    while not markers(tmp_path):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: markers(tmp_path))
     proc.send_signal(signal.SIGUSR1)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "SIGUSR1" in err
@@ -144,10 +145,7 @@ def test_sigusr1_also_stops_gracefully(tmp_path):
 
 def test_second_sigint_stops_at_once(tmp_path):
     proc = start_job(tmp_path, "fit", "--sleep", "2")
-    deadline = time.monotonic() + 30
-    while not markers(tmp_path):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: markers(tmp_path))
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
@@ -243,15 +241,14 @@ def test_torn_journal_record_is_skipped(tmp_path, caplog):
 
 def test_vanished_checkpoint_is_named(tmp_path):
     proc = start_job(tmp_path, "fit", "--sleep", "0.3")
-    deadline = time.monotonic() + 30
     exp = tmp_path / "exp"
-    while True:
-        assert time.monotonic() < deadline
-        if exp.exists():
-            state = load_experiment(str(exp)) if (exp / "experiment_state.json").exists() else None
-            if state and any(t.get("checkpoint_path") for t in state["trials"]):
-                break
-        time.sleep(0.05)
+
+    def checkpoint_recorded():
+        if not (exp / "experiment_state.json").exists():
+            return False
+        return any(t.get("checkpoint_path") for t in load_experiment(str(exp))["trials"])
+
+    wait_until(checkpoint_recorded)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     wait_group_gone(proc.pid)
@@ -289,10 +286,7 @@ def test_searcher_restore_from_experiment_dir(tmp_path):
 
 def test_analysis_of_a_killed_run_reads_the_journal(tmp_path):
     proc = start_job(tmp_path, "fit", "--sleep", "0.1")
-    deadline = time.monotonic() + 30
-    while sum(1 for m in markers(tmp_path) if m[0] == "end") < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: sum(1 for m in markers(tmp_path) if m[0] == "end") >= 2)
     # the driver commits a trial's end a moment after the trial itself returns
     time.sleep(0.4)
     proc.send_signal(signal.SIGKILL)
