@@ -16,14 +16,11 @@ STATE_FILE = "experiment_state.json"
 FORMAT_VERSION = 1
 
 
-def _default(obj: Any) -> Any:
-    try:
-        import numpy as np  # noqa: F401 - only to recognise numpy values if numpy is loaded
-
-        if hasattr(obj, "item") and hasattr(obj, "dtype"):
-            return obj.item() if getattr(obj, "ndim", 0) == 0 else obj.tolist()
-    except ImportError:
-        pass
+def json_default(obj: Any) -> Any:
+    """JSON stand-in for values the encoder does not know: NumPy scalars and arrays become
+    numbers and lists (recognised without importing NumPy), anything else its repr."""
+    if hasattr(obj, "item") and hasattr(obj, "dtype"):
+        return obj.item() if getattr(obj, "ndim", 0) == 0 else obj.tolist()
     return repr(obj)
 
 
@@ -32,7 +29,7 @@ def write_state(experiment_dir: str, state: dict) -> str:
     path = os.path.join(experiment_dir, STATE_FILE)
     tmp = f"{path}.tmp-{os.getpid()}"
     payload = {"format_version": FORMAT_VERSION, "timestamp": time.time(), **state}
-    data = json.dumps(payload, default=_default, separators=(",", ":")).encode("utf-8")
+    data = json.dumps(payload, default=json_default, separators=(",", ":")).encode("utf-8")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

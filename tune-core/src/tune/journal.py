@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from tune.experiment_state import STATE_FILE, read_state, write_state
+from tune.experiment_state import STATE_FILE, json_default, read_state, write_state
 
 logger = logging.getLogger("tune")
 
@@ -46,12 +46,6 @@ def decode_blob(text: str | None) -> Any:
     return pickle.loads(base64.b64decode(text))
 
 
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item") and hasattr(obj, "dtype"):
-        return obj.item() if getattr(obj, "ndim", 0) == 0 else obj.tolist()
-    return repr(obj)
-
-
 class Journal:
     """Appends checksummed records to the journal of the current generation."""
 
@@ -61,7 +55,7 @@ class Journal:
         self._file = open(os.path.join(experiment_dir, journal_name(generation)), "ab")
 
     def append(self, record: dict) -> None:
-        payload = json.dumps(record, default=_json_default, separators=(",", ":")).encode()
+        payload = json.dumps(record, default=json_default, separators=(",", ":")).encode()
         line = b"%08x " % zlib.crc32(payload) + payload + b"\n"
         self._file.write(line)
 
