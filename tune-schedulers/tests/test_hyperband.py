@@ -89,21 +89,44 @@ def test_synchronous_halving_pauses_then_keeps_the_top_third():
     assert feed(s, trials[-1], 3, losses["t4"]) == STOP
     assert s.num_stopped == 4
     waiting = [t for t in trials if t.status == PAUSED]
-    # losers resume first and stop at their first result; then the survivor resumes
-    chosen = s.choose_trial_to_run(waiting)
-    assert chosen.trial_id in {"t0", "t1", "t2"}
-    assert feed(s, chosen, 4, 0.0) == STOP
-    remaining = [t for t in waiting if t is not chosen]
-    for _ in range(2):
-        chosen = s.choose_trial_to_run(remaining)
-        assert chosen.trial_id != "t3"
-        assert feed(s, chosen, 4, 0.0) == STOP
-        remaining.remove(chosen)
+    # the controller asks trials_to_stop first: the losers end where they paused
+    losers = s.trials_to_stop(waiting)
+    assert sorted(t.trial_id for t in losers) == ["t0", "t1", "t2"]
+    for t in losers:
+        t.status = "TERMINATED"
+        s.on_trial_complete(t, None)
+    remaining = [t for t in waiting if t not in losers]
     assert [t.trial_id for t in remaining] == ["t3"]
     assert s.choose_trial_to_run(remaining) is remaining[0]
     for it in range(4, 9):
         assert feed(s, remaining[0], it, 0.5) == CONTINUE
     assert feed(s, remaining[0], 9, 0.5) == STOP  # max_t
+
+
+def test_caller_that_never_asks_trials_to_stop_still_ends_the_losers():
+    """choose_trial_to_run never resumes a loser while anything else may run; with nothing
+    else left it does (so a caller without trials_to_stop does not stall), and the loser
+    stops at its first result."""
+    s = make(max_t=9, reduction_factor=3)
+    add(s, 3, prefix="skip")
+    trials = add(s, 5)
+    losses = {"t0": 4.0, "t1": 1.0, "t2": 3.0, "t3": 0.5, "t4": 2.0}
+    for t in trials[:-1]:
+        assert feed(s, t, 3, losses[t.trial_id]) == PAUSE
+    assert feed(s, trials[-1], 3, losses["t4"]) == STOP
+    waiting = [t for t in trials if t.status == PAUSED]
+    survivor = s.choose_trial_to_run(waiting)
+    assert survivor.trial_id == "t3"
+    survivor.status = RUNNING
+    remaining = [t for t in waiting if t is not survivor]
+    assert s.choose_trial_to_run(remaining) is None  # the survivor runs: losers stay put
+    assert feed(s, survivor, 9, 0.5) == STOP
+    for _ in range(3):
+        chosen = s.choose_trial_to_run(remaining)
+        assert chosen.trial_id in {"t0", "t1", "t2"}
+        assert feed(s, chosen, 4, 0.0) == STOP
+        remaining.remove(chosen)
+    assert remaining == []
 
 
 def test_losers_paused_at_the_milestone_end_without_running_again():
@@ -163,14 +186,26 @@ def test_no_stall_when_a_bracket_cannot_fill():
         if cls is HyperBandScheduler:
             continue  # its first bracket has no milestone to wait at
         waiting = list(trials)
-        chosen = s.choose_trial_to_run(waiting)  # forced halving: keep floor(3/3) = 1
-        assert chosen is not None and chosen.trial_id in {"t0", "t2"}  # losers end first
-        assert feed(s, chosen, 2, 9.0) == STOP
-        waiting.remove(chosen)
-        chosen = s.choose_trial_to_run(waiting)
-        assert feed(s, chosen, 2, 9.0) == STOP
-        waiting.remove(chosen)
+        # nothing runs: asked first, trials_to_stop forces the halving (keep floor(3/3) = 1)
+        # and hands over its losers, which end at the milestone without running again
+        losers = s.trials_to_stop(waiting)
+        assert sorted(t.trial_id for t in losers) == ["t0", "t2"]
+        for t in losers:
+            t.status = "TERMINATED"
+            s.on_trial_complete(t, None)
+            waiting.remove(t)
         assert s.choose_trial_to_run(waiting).trial_id == "t1"
+
+
+def test_forced_halving_in_choose_trial_to_run_resumes_the_survivor_not_a_loser():
+    s = make(HyperBandForBOHB, max_t=9, reduction_factor=3)
+    trials = add(s, 3)
+    for t, loss in zip(trials, (3.0, 1.0, 2.0)):
+        assert feed(s, t, 1, loss) == PAUSE
+    # forced here (no trials_to_stop call before): the survivor is chosen, the losers wait
+    # for the controller's next trials_to_stop call
+    assert s.choose_trial_to_run(trials).trial_id == "t1"
+    assert sorted(t.trial_id for t in s.trials_to_stop(trials)) == ["t0", "t2"]
 
 
 def test_bohb_halves_only_when_filled_and_others_paused():
@@ -280,11 +315,10 @@ def test_end_to_end_hyperband(run_config, concurrency):
     # bracket s=0 (q 4, 0, 7): 3 trials straight to max_t
     assert [iters[q] for q in (4, 0, 7)] == [9, 9, 9]
     # bracket s=1 (q 2, 8, 1, 6, 3): milestone 3, best (q=1) goes on to 9; losers end at 3
-    # (or 4 when a halving forced with the trials at hand resumes one for a step)
-    assert iters[1] == 9 and all(iters[q] in (3, 4) for q in (2, 8, 6, 3))
+    assert iters[1] == 9 and all(iters[q] == 3 for q in (2, 8, 6, 3))
     # bracket s=2 (the other 9): milestone 1 keeps q 5, 9, 10; milestone 3 keeps q=5
-    assert iters[5] == 9 and iters[9] in (3, 4) and iters[10] in (3, 4)
-    assert all(iters[q] in (1, 2) for q in (16, 12, 15, 14, 11, 13))
+    assert iters[5] == 9 and iters[9] == 3 and iters[10] == 3
+    assert all(iters[q] == 1 for q in (16, 12, 15, 14, 11, 13))
     assert sum(iters.values()) < 0.6 * len(Q) * MAX_T  # FIFO runs len(Q) * MAX_T
     assert grid.get_best_result().config["q"] == 0
 
@@ -295,10 +329,11 @@ def test_end_to_end_bohb_variant(run_config):
     iters = {r.config["q"]: r.metrics["training_iteration"] for r in grid}
     assert all(r.metrics["i"] == r.metrics["training_iteration"] for r in grid)
     # largest bracket first: the first nine (s=2) are halved twice, q=0 survives
-    assert iters[0] == 9 and iters[1] in (3, 4) and iters[2] in (3, 4)
-    assert all(iters[q] in (1, 2) for q in (4, 7, 8, 6, 3, 5))
+    # (halvings forced once nothing runs end their losers at the milestone too)
+    assert iters[0] == 9 and iters[1] == 3 and iters[2] == 3
+    assert all(iters[q] == 1 for q in (4, 7, 8, 6, 3, 5))
     # s=1 (q 16, 12, 9, 15, 10): q=9 survives; s=0 (q 14, 11, 13): all to max_t
-    assert iters[9] == 9 and all(iters[q] in (3, 4) for q in (16, 12, 15, 10))
+    assert iters[9] == 9 and all(iters[q] == 3 for q in (16, 12, 15, 10))
     assert [iters[q] for q in (14, 11, 13)] == [9, 9, 9]
 
 
@@ -306,6 +341,70 @@ def test_end_to_end_by_name(run_config):
     grid = run(run_config, "hyperband", "hb_name", 2)
     assert not grid.errors
     # default max_t=81: 17 trials fill brackets s=0 (5 trials to 81) and s=1 (8, milestone 27)
-    # and 4 of s=2 (milestone 9)
+    # and 4 of s=2 (milestone 9): 5 + 2 + 1 reach 81, 6 stop at 27, 3 at 9
     iters = sorted(r.metrics["training_iteration"] for r in grid)
-    assert iters.count(81) >= 5 + 1 and max(iters) == 81 and min(iters) in (9, 10)
+    assert iters == [9] * 3 + [27] * 6 + [81] * 8
+
+
+# -- forced halving: losers end exactly at their rung's milestone ----------------------------
+def successive_halving(qs, r0, max_t=MAX_T, eta=3):
+    """Reference iterations at stop for one bracket of ``curve`` trials (rank = q, lower is
+    better): each rung keeps the best floor(len/eta) (at least one), the rest stop exactly at
+    the rung's milestone; the last rung's trials stop at max_t."""
+    iters, live, r = {}, sorted(qs), r0
+    while r < max_t and len(live) > 0:
+        keep = max(1, len(live) // eta)
+        for q in live[keep:]:
+            iters[q] = r
+        live, r = live[:keep], min(r * eta, max_t)
+    for q in live:
+        iters[q] = max_t
+    return iters
+
+
+def expected(brackets):
+    out = {}
+    for qs, r0 in brackets:
+        out.update(successive_halving(qs, r0))
+    return out
+
+
+# Brackets for max_t=9, eta=3 as trials fill them: HyperBand s=0 (3 trials, r=9), s=1 (5, r=3),
+# s=2 (9, r=1); HyperBandForBOHB the other way round. With fewer trials than a bracket's n the
+# bracket closes with what it has: BOHB, which halves a bracket only once it is filled and
+# everything else in it is paused, then forces the halving when nothing runs.
+FORCED_CASES = {
+    "bohb_5": (HyperBandForBOHB, Q[:5], [(Q[:5], 1)]),
+    "bohb_12": (HyperBandForBOHB, Q[:12], [(Q[:9], 1), (Q[9:12], 3)]),
+    "bohb_17": (HyperBandForBOHB, Q, [(Q[:9], 1), (Q[9:14], 3), (Q[14:], 9)]),
+    "hb_17": (HyperBandScheduler, Q, [(Q[:3], 9), (Q[3:8], 3), (Q[8:], 1)]),
+}
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 4])
+@pytest.mark.parametrize("case", sorted(FORCED_CASES))
+def test_forced_halving_stops_losers_at_the_milestone(run_config, case, concurrency):
+    """A rung halved with the trials at hand (the bracket closed unfilled, or the last trials
+    paused together) ends its losers where they paused, at the rung's milestone: none is
+    resumed for one more step before it is stopped."""
+    cls, qs, brackets = FORCED_CASES[case]
+    grid = tune.Tuner(
+        curve,
+        param_space={"q": tune.grid_search(qs)},
+        tune_config=tune.TuneConfig(
+            metric="loss",
+            mode="min",
+            scheduler=cls(max_t=MAX_T, reduction_factor=3),
+            max_concurrent_trials=concurrency,
+        ),
+        run_config=run_config(name=f"{case}_{concurrency}"),
+    ).fit()
+    assert not grid.errors
+    iters = {r.config["q"]: r.metrics["training_iteration"] for r in grid}
+    # resumed from checkpoints, never repeated: state and iteration count agree
+    assert all(r.metrics["i"] == r.metrics["training_iteration"] for r in grid)
+    want = expected(brackets)
+    # no trial runs past the milestone of the rung it stopped in; losers stop exactly there
+    past = {q: (iters[q], want[q]) for q in qs if iters[q] != want[q]}
+    assert not past, f"(iterations at stop, milestone) of trials off their milestone: {past}"
+    assert grid.get_best_result().config["q"] == 0

@@ -277,6 +277,14 @@ class CheckpointManager:
             state.pins[key] = count - 1
         return self._enforce(trial_id, state)
 
+    def owner_of(self, path: str) -> str | None:
+        """The trial whose registered checkpoint ``path`` is, or None."""
+        key = _norm(os.fspath(path))
+        for trial_id, state in self._trials.items():
+            if any(_norm(e.path) == key for e in state.entries):
+                return trial_id
+        return None
+
     def is_pinned(self, trial_id: str, path: str) -> bool:
         state = self._trials.get(trial_id)
         return bool(state and state.pins.get(_norm(os.fspath(path)), 0) > 0)

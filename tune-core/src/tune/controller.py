@@ -16,6 +16,7 @@ from typing import Any
 from tune import env
 from tune.bus import FINISHED, ExperimentBus
 from tune.checkpoint_manager import CheckpointManager
+from tune.clone_pins import ClonePins
 from tune.errors import InsufficientResourcesError
 from tune.execution.executor import (
     PAUSE,
@@ -25,6 +26,7 @@ from tune.execution.executor import (
     TrialFailed,
     TrialLaunch,
     TrialResults,
+    TrialSaved,
     TrialStarted,
 )
 from tune.experiment import TrialNamer
@@ -100,6 +102,7 @@ class TuneController:
         self.checkpoints = CheckpointManager.from_config(spec.checkpoint_config, deferred=True)
         self.recorder.record_kept = getattr(spec.checkpoint_config, "num_to_keep", None) is not None
         self.timeouts = TrialTimeouts(spec.trial_timeout_s)
+        self.clone_pins = ClonePins(self.checkpoints)
 
     # ---------------------------------------------------------------------------- life cycle
     def run(self, interrupts: Any = None) -> list[Trial]:
@@ -137,6 +140,8 @@ class TuneController:
                 continue
             if isinstance(event, TrialResults):
                 self._results.on_results(trial, event.results)
+            elif isinstance(event, TrialSaved):
+                self._results.on_saved(trial, event.checkpoint_dir)
             elif isinstance(event, TrialCompleted):
                 self._results.on_completed(trial, event)
             elif isinstance(event, TrialFailed):
@@ -274,25 +279,33 @@ class TuneController:
             experiment_path=spec.experiment_dir,
             stopping_criterion=spec.stop_criteria,
         )
+        trial._restore_listener = self.clone_pins.pin
         trial.custom_trial_name = self._namer.custom_name(trial)
         trial.path = os.path.join(spec.experiment_dir, self._namer.dirname(trial))
         self.trials.append(trial)
         self._by_id[trial_id] = trial
         self.bus.scheduler_on_add(trial)
         self.recorder.trial_created(trial)
-        if not self.executor.fits_ever(trial.resources):
-            self._failures.fail_unschedulable(
-                trial,
-                InsufficientResourcesError(
-                    f"Trial {trial} requests {dict(trial.resources)} but the "
-                    f"{self.executor.name} executor only has "
-                    f"{dict(self.executor.total_resources())}: it can never run. Lower the "
-                    "request (tune.with_resources) or add resources."
-                ),
-            )
-            return trial
-        self.waiting[trial_id] = trial
+        if not self._fail_if_never_fits(trial):
+            self.waiting[trial_id] = trial
         return trial
+
+    def _fail_if_never_fits(self, trial: Trial) -> bool:
+        """End a trial whose request exceeds everything the executor has (also one a
+        scheduler resized, e.g. ResourceChangingScheduler) in ERROR; True if it did."""
+        if self.executor.fits_ever(trial.resources):
+            return False
+        self._failures.fail_unschedulable(
+            trial,
+            InsufficientResourcesError(
+                f"Trial {trial} requests {dict(trial.resources)} but the "
+                f"{self.executor.name} executor only has "
+                f"{dict(self.executor.total_resources())}: it can never run. Lower the "
+                "request (tune.with_resources, or the scheduler that resized it) or add "
+                "resources."
+            ),
+        )
+        return True
 
     def _start_trials(self) -> None:
         limit = self.spec.max_concurrent_trials
@@ -304,7 +317,11 @@ class TuneController:
             if limit is not None and len(self.live) >= limit:
                 return
             trial = self.bus.choose_trial_to_run(list(self.waiting.values()))
-            if trial is None or not self.executor.fits_now(trial.resources):
+            if trial is None:
+                return
+            if trial.resources_changed and self._fail_if_never_fits(trial):
+                continue
+            if not self.executor.fits_now(trial.resources):
                 return
             self._launch(trial)
 
@@ -313,6 +330,16 @@ class TuneController:
         del self.waiting[trial.trial_id]
         os.makedirs(trial.path, exist_ok=True)
         restore = self.restore_from.pop(trial.trial_id, None)
+        if trial.pending_restore:
+            # Like Ray Tune, the clone's latest checkpoint is now the one it starts from: a
+            # retry or a restore before it saves its own starts there too (it stays pinned).
+            restore, trial.pending_restore = trial.pending_restore, None
+            from tune.trainable.checkpoint import Checkpoint
+
+            trial.checkpoint = Checkpoint(restore)
+            self.clone_pins.launched(trial.trial_id)
+        if trial.reconfigured:
+            self.recorder.trial_changed(trial, len(self.trials))
         if trial.status != PAUSED and (trial.num_failures or trial.trial_id in self._resumed):
             # A retried or restored trial re-reports what came after its checkpoint.
             truncate_history(trial.path, checkpoint_iteration(restore))
@@ -337,8 +364,10 @@ class TuneController:
                 experiment_tag=trial.experiment_tag,
                 stdout_file=os.path.join(trial.path, out) if out else None,
                 stderr_file=os.path.join(trial.path, err) if err else None,
+                resources_changed=trial.resources_changed,
             )
         )
+        trial.resources_changed = False
         self.live[trial.trial_id] = trial
         self.timeouts.launched(trial.trial_id)
         if trial.status == PAUSED:
@@ -356,6 +385,16 @@ class TuneController:
         for trial in trials:
             self.trials.append(trial)
             self._by_id[trial.trial_id] = trial
+            if not trial.reconfigured:  # a scheduler's resource change is in the record
+                trial.placement_group_factory = self._resources_for(trial.config)
+            trial._restore_listener = self.clone_pins.pin
+            if trial.pending_restore:
+                self.clone_pins.pin(trial, trial.pending_restore)
+            elif trial.checkpoint is not None and not trial.is_finished:
+                # A clone that has not saved a checkpoint of its own yet.
+                owner = self.checkpoints.owner_of(trial.checkpoint.path)
+                if owner is not None and owner != trial.trial_id:
+                    self.clone_pins.pin(trial, trial.checkpoint.path)
             if trial.trial_id in resume:
                 self._resumed.add(trial.trial_id)
                 if resume[trial.trial_id]:
@@ -374,6 +413,7 @@ class TuneController:
 
     def end_trial(self, trial: Trial, status: str) -> None:
         """Take a trial out of the live set with its final status."""
+        self.clone_pins.release(trial.trial_id)
         self.live.pop(trial.trial_id, None)
         self.timeouts.ended(trial.trial_id)
         self.stopping.pop(trial.trial_id, None)

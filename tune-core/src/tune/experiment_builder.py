@@ -168,13 +168,20 @@ def build_experiment(
                 f"algorithm {type(searcher).__name__} was created with its own search space. "
                 "Define the space in one place only: the searcher or param_space."
             )
+    executor = _executor(tune_config)
     scheduler = _scheduler(tune_config)
     bus.register(scheduler, "scheduler")
-    if bus.scheduler_configure(metric, mode, spec_info) is False and (metric or mode):
+    scheduler_info = {
+        **spec_info,
+        "searcher_class": type(searcher),
+        "trainable_can_checkpoint": trainable_can_checkpoint(trainable_cls),
+        "checkpoint_frequency": run_config.checkpoint_config.checkpoint_frequency,
+        "total_resources": dict(executor.total_resources()),
+    }
+    if bus.scheduler_configure(metric, mode, scheduler_info) is False and (metric or mode):
         raise _conflict("scheduler")
     stop_criteria = _stop_setting(run_config.stop, bus)
     _callbacks(run_config, metric, mode, bus)
-    executor = _executor(tune_config)
 
     name = trainable_name(trainable_cls)
     exp_name = experiment_name(run_config.name, name)
@@ -220,6 +227,19 @@ def build_experiment(
     _check_static_resources(trainable_cls, executor)
     check_executor_can_kill(tune_config.trial_timeout_s, executor)
     return spec, bus, executor
+
+
+def trainable_can_checkpoint(trainable_cls: type) -> bool | None:
+    """Whether trials can save checkpoints: a class trainable only if it overrides
+    ``save_checkpoint``; ``None`` for functions (they may report checkpoints or not)."""
+    from tune.trainable.function_trainable import FunctionTrainable
+    from tune.trainable.trainable import Trainable
+
+    if issubclass(trainable_cls, FunctionTrainable):
+        return None
+    return getattr(trainable_cls, "save_checkpoint", None) is not getattr(
+        Trainable, "save_checkpoint", None
+    )
 
 
 def _check_static_resources(trainable_cls: type, executor: Executor) -> None:

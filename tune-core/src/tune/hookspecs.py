@@ -167,7 +167,13 @@ def tune_scheduler_configure(metric: str | None, mode: str | None, spec: dict) -
 
     :param metric: the metric to optimize, or ``None``.
     :param mode: ``"min"`` or ``"max"``, or ``None``.
-    :param spec: further experiment settings.
+    :param spec: further experiment settings: ``num_samples``, ``time_budget_s``,
+        ``searcher_class`` (the search algorithm's class, for compatibility checks),
+        ``trainable_can_checkpoint`` (``True``/``False`` for class trainables, ``None`` for
+        functions, which may or may not report checkpoints), ``checkpoint_frequency`` and
+        ``total_resources`` (everything the executor can hand out, ``{"CPU": 8, ...}``).
+        A scheduler that cannot work with these raises ``TuneValueError`` naming the
+        conflict; the experiment then never starts.
     :return: ``True`` if accepted, ``False`` if the scheduler already had its own.
     """
 

@@ -90,6 +90,8 @@ def load_restored(
             trial.checkpoint = type(trial.checkpoint)(_relocate(trial.checkpoint.path, path))
         if trial.kept_checkpoints is not None:
             trial.kept_checkpoints = [(_relocate(p, path), m) for p, m in trial.kept_checkpoints]
+        if trial.pending_restore:
+            trial.pending_restore = _relocate(trial.pending_restore, path)
         restored.trials.append(trial)
         if end_seq is not None and end_seq > plugins_seq:
             restored.ended_after_plugin_state.append(trial.trial_id)

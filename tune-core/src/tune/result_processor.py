@@ -11,7 +11,15 @@ import os
 from typing import TYPE_CHECKING
 
 from tune.errors import MetricNotReportedError, TuneError
-from tune.execution.executor import CHECKPOINT_KEY, CONTINUE, PAUSE, STOP, TrialCompleted
+from tune.execution.executor import (
+    ABANDON,
+    CHECKPOINT_KEY,
+    CONTINUE,
+    PAUSE,
+    SAVE,
+    STOP,
+    TrialCompleted,
+)
 from tune.trial import PAUSED, TERMINATED, Trial
 
 if TYPE_CHECKING:
@@ -40,14 +48,19 @@ class ResultProcessor:
         decision = CONTINUE
         for result in results:
             decision = self.process_result(trial, result)
-            if decision != CONTINUE:
+            if decision not in (CONTINUE, SAVE):
                 break
-        if decision != CONTINUE:
-            ctl.stopping[trial_id] = decision
-            if not ctl.sync:
-                ctl.executor.stop(trial_id, save_checkpoint=decision == PAUSE)
-        if ctl.sync:
-            ctl.executor.decide(trial_id, decision)
+        if decision in (CONTINUE, SAVE):
+            if ctl.sync:
+                ctl.executor.decide(trial_id, decision)
+            return
+        ctl.stopping[trial_id] = decision
+        # A trial that will restore from another checkpoint (a clone) saves none of its own.
+        save = decision == PAUSE and not trial.pending_restore
+        if not ctl.sync:
+            ctl.executor.stop(trial_id, save_checkpoint=save)
+        else:
+            ctl.executor.decide(trial_id, PAUSE if save else ABANDON if decision == PAUSE else STOP)
 
     def process_result(self, trial: Trial, result: dict) -> str:
         ctl = self.ctl
@@ -73,7 +86,9 @@ class ResultProcessor:
             ctl.recorder.trial_checkpointed(trial)
             ctl.bus.on_trial_save(ctl.iteration, ctl.trials, trial)
             ctl.bus.on_checkpoint(ctl.iteration, ctl.trials, trial, trial.checkpoint)
-        decision = STOP if self.meets_stop_criteria(result) else CONTINUE
+        # A trial's last result (done) or one meeting the stop criteria ends it, whatever
+        # the scheduler would say (as in Ray Tune, which does not ask it then).
+        decision = STOP if result.get("done") or self.meets_stop_criteria(result) else CONTINUE
         if decision == CONTINUE:
             decision = ctl.bus.scheduler_on_result(trial, result)
         if decision == CONTINUE and ctl.bus.should_stop_trial(trial.trial_id, result):
@@ -87,6 +102,8 @@ class ResultProcessor:
         """Retention (CheckpointConfig.num_to_keep): the manager decides what goes."""
         checkpoints = self.ctl.checkpoints
         checkpoints.register(trial.trial_id, path, metrics)
+        # A clone that saved its own checkpoint no longer needs its source.
+        self.ctl.clone_pins.release(trial.trial_id, launched_only=True)
         trial.kept_checkpoints = checkpoints.best_checkpoints(trial.trial_id)
 
     def meets_stop_criteria(self, result: dict) -> bool:
@@ -104,19 +121,27 @@ class ResultProcessor:
                 return True
         return False
 
+    def on_saved(self, trial: Trial, checkpoint_dir: str | None) -> None:
+        """A checkpoint persisted outside a result (on request, or at the trial's end)."""
+        known = trial.checkpoint.path if trial.checkpoint is not None else None
+        if not checkpoint_dir or checkpoint_dir == known:
+            # (A function trial's pause point is often the checkpoint it last reported.)
+            return
+        from tune.trainable.checkpoint import Checkpoint
+
+        ctl = self.ctl
+        trial.checkpoint = Checkpoint(checkpoint_dir)
+        self.keep_checkpoint(trial, checkpoint_dir, trial.last_result)
+        if ctl.spec.storage is not None:
+            ctl.spec.storage.sync_trial_dir(checkpoint_dir)
+        ctl.recorder.trial_checkpointed(trial)
+        ctl.bus.on_trial_save(ctl.iteration, ctl.trials, trial)
+        ctl.bus.on_checkpoint(ctl.iteration, ctl.trials, trial, trial.checkpoint)
+
     def on_completed(self, trial: Trial, event: TrialCompleted) -> None:
         ctl = self.ctl
         decision = ctl.stopping.get(trial.trial_id)
-        known = trial.checkpoint.path if trial.checkpoint is not None else None
-        if event.checkpoint_dir and event.checkpoint_dir != known:
-            # (A function trial's pause point is often the checkpoint it last reported.)
-            from tune.trainable.checkpoint import Checkpoint
-
-            trial.checkpoint = Checkpoint(event.checkpoint_dir)
-            self.keep_checkpoint(trial, event.checkpoint_dir, trial.last_result)
-            ctl.recorder.trial_checkpointed(trial)
-            ctl.bus.on_trial_save(ctl.iteration, ctl.trials, trial)
-            ctl.bus.on_checkpoint(ctl.iteration, ctl.trials, trial, trial.checkpoint)
+        self.on_saved(trial, event.checkpoint_dir)
         if decision == PAUSE:
             ctl.live.pop(trial.trial_id, None)
             ctl.timeouts.ended(trial.trial_id)

@@ -154,6 +154,20 @@ class Trial:
         self.end_time: float | None = None
         self.created_time = time.time()
         self.results_seen = 0
+        #: a checkpoint path the next launch restores from instead of the trial's own (a
+        #: scheduler cloning another trial, as PBT does); see ``set_restore_checkpoint``
+        self.pending_restore: str | None = None
+        #: whether resources changed since the last launch (``update_resources``)
+        self.resources_changed = False
+        #: whether a scheduler changed config, tag or resources (the state then records them)
+        self.reconfigured = False
+        # The controller keeps a clone's source checkpoint on disk until the clone restored it.
+        self._restore_listener: Any = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_restore_listener"] = None  # the controller's, not part of the record
+        return state
 
     # -- names ------------------------------------------------------------------------------
     def __str__(self) -> str:
@@ -179,6 +193,57 @@ class Trial:
     @property
     def is_finished(self) -> bool:
         return self.status in (TERMINATED, ERROR)
+
+    # -- what schedulers may change between launches --------------------------------------------
+    def set_config(self, config: dict) -> None:
+        """Give the trial a new config; it takes effect the next time the trial is launched.
+
+        Schedulers that mutate hyperparameters (PBT, PB2) call this on a trial they pause
+        (or that is paused), then return ``PAUSE`` or leave it waiting.
+        """
+        if not isinstance(config, dict):
+            from tune.errors import invalid_type
+
+            raise invalid_type("config", config, "expected a dict")
+        self.config = config
+        self.reconfigured = True
+
+    def set_experiment_tag(self, experiment_tag: str) -> None:
+        """Change the tag shown in tables and copied into results (e.g. ``"3@perturbed[lr=0.1]"``)."""
+        self.experiment_tag = str(experiment_tag)
+        self.reconfigured = True
+
+    def set_restore_checkpoint(self, checkpoint: Any) -> None:
+        """Make the next launch restore from ``checkpoint`` (a ``tune.Checkpoint`` or a path),
+        for example another trial's, instead of this trial's own latest checkpoint.
+
+        When a scheduler sets this and returns ``PAUSE``, the trial does not save a checkpoint
+        of its own on the way out: the one given here replaces it. ``None`` cancels.
+        """
+        path = getattr(checkpoint, "path", checkpoint)
+        if path is not None and not isinstance(path, str):
+            from tune.errors import invalid_type
+
+            raise invalid_type("checkpoint", checkpoint, "expected a tune.Checkpoint or a path")
+        self.pending_restore = path
+        self.reconfigured = True
+        if self._restore_listener is not None:
+            self._restore_listener(self, path)
+
+    def update_resources(self, resources: Any) -> None:
+        """Request other resources (a dict or ``PlacementGroupFactory``) from the next launch on.
+
+        ``ResourceChangingScheduler`` calls this, then returns ``PAUSE``: the trial saves a
+        checkpoint, gives its resources back, and resumes with the new ones (class trainables
+        hear of it through ``Trainable.update_resources``).
+        """
+        from tune.resources import to_placement_group_factory
+
+        factory = to_placement_group_factory(resources)
+        if factory.bundles != self.placement_group_factory.bundles:
+            self.placement_group_factory = factory
+            self.resources_changed = True
+            self.reconfigured = True
 
     # -- results ----------------------------------------------------------------------------
     def update_last_result(self, result: dict) -> None:
@@ -258,6 +323,16 @@ class Trial:
             "end_time": self.end_time,
             "checkpoint_path": getattr(self.checkpoint, "path", None),
             "kept_checkpoints": self.kept_checkpoints_state(),
+            **(self.reconfigured_state() if self.reconfigured else {}),
+        }
+
+    def reconfigured_state(self) -> dict:
+        """What a scheduler may have changed: config, tag, resources, pending restore."""
+        return {
+            "config": self.config,
+            "experiment_tag": self.experiment_tag,
+            "bundles": [dict(b) for b in self.placement_group_factory.bundles],
+            "pending_restore": self.pending_restore,
         }
 
     def kept_checkpoints_state(self) -> list | None:
@@ -294,6 +369,14 @@ def trial_from_state(state: dict) -> Trial:
     trial.error_msg = state.get("error_msg")
     trial.num_failures = state.get("num_failures", 0)
     trial.failures = state.get("failures", [])
+    if state.get("bundles"):
+        from tune.resources import PlacementGroupFactory
+
+        trial.placement_group_factory = PlacementGroupFactory(state["bundles"])
+        trial.reconfigured = True
+    if state.get("pending_restore"):
+        trial.pending_restore = state["pending_restore"]
+        trial.reconfigured = True
     trial.start_time = state.get("start_time")
     trial.end_time = state.get("end_time")
     kept = state.get("kept_checkpoints")

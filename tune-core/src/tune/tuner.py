@@ -68,6 +68,9 @@ class Tuner:
         from tune.interrupts import InterruptHandler
         from tune.result_grid import ResultGrid
 
+        # Pickled before build_experiment hands metric/mode to the plugins: a restored
+        # scheduler or searcher must look exactly as the user made it.
+        settings = self._settings_bytes() if self._restored is None else None
         spec, bus, executor = build_experiment(
             self._trainable,
             self._param_space,
@@ -80,8 +83,8 @@ class Tuner:
         self.experiment_path = storage.experiment_path
         restored = self._restored
         self._restored = None
-        if restored is None:
-            self._save_settings(spec.experiment_dir, spec.trainable_name)
+        if settings is not None:
+            self._write_settings(spec.experiment_dir, settings)
         controller = TuneController(spec, bus, executor, restored)
         with InterruptHandler() as interrupts:
             try:
@@ -125,14 +128,16 @@ class Tuner:
             raise TuneError("No results yet: call Tuner.fit() first.")
         return self._result_grid
 
-    def _save_settings(self, experiment_dir: str, trainable_name: str) -> None:
-        """Pickle what ``Tuner.restore`` needs (everything but the trainable) atomically."""
+    def _settings_bytes(self) -> bytes:
+        """Pickle what ``Tuner.restore`` needs (everything but the trainable)."""
         import warnings
 
         import cloudpickle
 
+        from tune.experiment_builder import trainable_name
+
         settings = {
-            "trainable_name": trainable_name,
+            "trainable_name": trainable_name(self._trainable),
             "param_space": self._param_space,
             "tune_config": self._tune_config,
             "run_config": self._run_config,
@@ -149,6 +154,11 @@ class Tuner:
                 self._run_config, callbacks=None, progress_reporter=None
             )
             data = cloudpickle.dumps(settings)
+        return data
+
+    @staticmethod
+    def _write_settings(experiment_dir: str, data: bytes) -> None:
+        """Write the settings file atomically."""
         path = os.path.join(experiment_dir, TUNER_FILE)
         tmp = f"{path}.tmp-{os.getpid()}"
         with open(tmp, "wb") as f:

@@ -17,6 +17,12 @@ _CLASSES = {
     "MedianStoppingRule": "tune_schedulers.median_stopping_rule",
     "HyperBandScheduler": "tune_schedulers.hyperband",
     "HyperBandForBOHB": "tune_schedulers.hb_bohb",
+    "PopulationBasedTraining": "tune_schedulers.pbt",
+    "PopulationBasedTrainingReplay": "tune_schedulers.pbt_replay",
+    "PB2": "tune_schedulers.pb2",
+    "ResourceChangingScheduler": "tune_schedulers.resource_changing_scheduler",
+    "DistributeResources": "tune_schedulers.resource_changing_scheduler",
+    "DistributeResourcesToTopJob": "tune_schedulers.resource_changing_scheduler",
 }
 
 __all__ = sorted(_CLASSES)

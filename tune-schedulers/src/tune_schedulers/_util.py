@@ -54,3 +54,28 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return percentile(values, 50.0)
+
+
+def check_searcher_is_basic(scheduler: Any, spec: dict) -> None:
+    """PBT-like schedulers pick configs themselves: no search algorithm can drive them."""
+    from tune.search.basic_variant import BasicVariantGenerator
+
+    searcher_class = spec.get("searcher_class")
+    if searcher_class is not None and not issubclass(searcher_class, BasicVariantGenerator):
+        name = type(scheduler).__name__
+        raise TuneValueError(
+            f"Search algorithms cannot be used with {name} schedulers: {name} chooses the "
+            f"configs itself. Remove search_alg={searcher_class.__name__} from TuneConfig "
+            "(random and grid search over param_space are fine)."
+        )
+
+
+def check_trainable_checkpoints(scheduler: Any, spec: dict) -> None:
+    if spec.get("trainable_can_checkpoint") is False:
+        name = type(scheduler).__name__
+        raise TuneValueError(
+            f"{name} needs checkpoints: it restarts trials from saved state, but the "
+            "trainable class does not implement save_checkpoint() and load_checkpoint(). "
+            "Implement both (see the Trainable API), or use a scheduler that only stops "
+            "trials (ASHAScheduler, MedianStoppingRule)."
+        )

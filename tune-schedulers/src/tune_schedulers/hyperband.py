@@ -13,13 +13,16 @@ checkpoints with the next milestone ``r * eta`` (at most ``max_t``); the rest st
 reaching ``max_t`` in a bracket's last round stop there when ``stop_last_trials``.
 
 Tune's schedulers never see the controller, so a trial that loses a halving round while it is
-paused cannot be stopped in place: it is resumed (before any other trial) and stopped at its
-first result, which costs it one more ``time_attr`` step than in Ray Tune.
+paused is handed to the controller through ``trials_to_stop``, which ends it where it paused:
+at the rung's milestone, never one ``time_attr`` step past it (a caller that never asks
+``trials_to_stop`` gets the loser from ``choose_trial_to_run`` once nothing else may run, and
+it stops at its first result).
 
 If nothing runs and no waiting trial may run (a bracket waits for trials the searcher has not
 created yet, e.g. with an adaptive searcher that creates one trial at a time), the bracket is
 processed with the trials it has, so the experiment never stalls (Ray's HyperBandForBOHB does
-the same).
+the same). The controller asks ``trials_to_stop`` before ``choose_trial_to_run``, so this
+forced halving happens there and its losers end at once, like any other round's.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ from typing import Any
 from tune.errors import check_mode, invalid_value
 from tune.schedulers.trial_scheduler import FIFOScheduler
 from tune.trial import PAUSED, PENDING, RUNNING, Trial
-from tune_schedulers._util import check_number, check_time_attr, require_metric
+from tune_schedulers._util import (
+    check_number,
+    check_time_attr,
+    check_trainable_checkpoints,
+    require_metric,
+)
 
 __all__ = ["HyperBandScheduler", "bracket_table"]
 
@@ -192,6 +200,11 @@ class HyperBandScheduler(FIFOScheduler):
         self._num_stopped = 0
         self._trials: dict[str, Trial] = {}  # live references, not saved
 
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        # Paused trials resume from their checkpoints: a class that cannot save is refused.
+        check_trainable_checkpoints(self, spec)
+        return super().set_search_properties(metric, mode, **spec)
+
     # -- introspection ---------------------------------------------------------------------------
     @property
     def bracket_table(self) -> list[tuple[int, int]]:
@@ -335,10 +348,47 @@ class HyperBandScheduler(FIFOScheduler):
         self._forget(trial)
 
     # -- which trial runs --------------------------------------------------------------------
-    def trials_to_stop(self, trials: list[Trial]) -> list[Trial]:
-        """Paused trials that lost a halving round end at their milestone, not one step on."""
-        losers = []
+    def _track(self, trials: Any) -> dict[str, Trial]:
+        """Remember the candidates' live references; return them by id."""
+        if hasattr(trials, "get_trials"):
+            trials = trials.get_trials()
+        by_id = {}
         for trial in trials:
+            by_id[trial.trial_id] = trial
+            self._trials[trial.trial_id] = trial
+            if trial.trial_id not in self._trial_info:  # e.g. restored without scheduler state
+                self.on_trial_add(trial)
+        return by_id
+
+    def _anything_running(self) -> bool:
+        return any(t.status == RUNNING for t in self._trials.values())
+
+    def _unstall(self, by_id: dict[str, Trial]) -> None:
+        """The no-stall rule: nothing runs and no waiting trial may run, so the brackets with
+        paused trials are processed with the trials they have. (Waiting losers of an earlier
+        round are handed over first: they may hold nothing back.)"""
+        if not by_id or self._anything_running() or self._pick(by_id) is not None:
+            return
+        if self._pick_loser(by_id) is not None:
+            return
+        for band in self._hyperbands:
+            for bracket in band:
+                if bracket is not None and any(
+                    by_id.get(t) is not None and by_id[t].status == PAUSED for t in bracket.live
+                ):
+                    self._force(bracket)
+
+    def trials_to_stop(self, trials: list[Trial]) -> list[Trial]:
+        """Waiting trials that lost a halving round: they end at their milestone, not one step on.
+
+        The controller asks this before ``choose_trial_to_run``, so the no-stall rule is
+        applied here first: the losers of a halving forced with the trials at hand end now,
+        like those of any other round, instead of being resumed for one step and stopped.
+        """
+        by_id = self._track(trials)
+        self._unstall(by_id)
+        losers = []
+        for trial in by_id.values():
             info = self._trial_info.get(trial.trial_id)
             if info is not None and trial.trial_id in info[0].trials_to_stop:
                 info[0].trials_to_stop.discard(trial.trial_id)
@@ -346,26 +396,15 @@ class HyperBandScheduler(FIFOScheduler):
         return losers
 
     def choose_trial_to_run(self, trials: list[Trial], *_: Any) -> Trial | None:
-        if hasattr(trials, "get_trials"):
-            trials = trials.get_trials()
-        by_id = {t.trial_id: t for t in trials}
-        for trial in trials:
-            self._trials[trial.trial_id] = trial
-            if trial.trial_id not in self._trial_info:  # e.g. restored without scheduler state
-                self.on_trial_add(trial)
+        by_id = self._track(trials)
+        self._unstall(by_id)
         chosen = self._pick(by_id)
-        if chosen is not None:
-            return chosen
-        if by_id and not any(t.status == RUNNING for t in self._trials.values()):
-            # Nothing runs and nothing may: process the brackets with the trials they have.
-            for band in self._hyperbands:
-                for bracket in band:
-                    if bracket is not None and any(
-                        by_id.get(t) is not None and by_id[t].status == PAUSED for t in bracket.live
-                    ):
-                        self._force(bracket)
-            return self._pick(by_id)
-        return None
+        if chosen is None and not self._anything_running():
+            # Only for a caller that never asks trials_to_stop (tune's controller always does,
+            # so its losers are gone by now): resume a loser, which stops at its first result,
+            # rather than leave it waiting forever.
+            chosen = self._pick_loser(by_id)
+        return chosen
 
     def _force(self, bracket: _Bracket) -> None:
         """Treat the bracket as complete with the trials it has, then halve it."""
@@ -375,15 +414,18 @@ class HyperBandScheduler(FIFOScheduler):
             return
         self._process_bracket(bracket, None)
 
+    def _brackets(self) -> list[_Bracket]:
+        return [b for band in self._hyperbands for b in band if b is not None]
+
+    def _pick_loser(self, by_id: dict[str, Trial]) -> Trial | None:
+        for bracket in self._brackets():
+            for trial_id in sorted(bracket.trials_to_stop):
+                if trial_id in by_id:
+                    return by_id[trial_id]
+        return None
+
     def _pick(self, by_id: dict[str, Trial]) -> Trial | None:
-        # Trials to stop first: resuming them ends them at once and frees their place.
-        for band in self._hyperbands:
-            for bracket in band:
-                if bracket is None:
-                    continue
-                for trial_id in bracket.trials_to_stop:
-                    if trial_id in by_id:
-                        return by_id[trial_id]
+        """A PENDING trial, or a PAUSED one its bracket lets go on; never a halving's loser."""
         for band in self._hyperbands:
             brackets = [b for b in band if b is not None]
             for bracket in sorted(brackets, key=lambda b: b.completion_percentage()):

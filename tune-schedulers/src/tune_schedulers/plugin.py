@@ -38,3 +38,21 @@ def tune_register(registry: Registry) -> None:
         "tune_schedulers.hb_bohb:HyperBandForBOHB",
         class_names=["HyperBandForBOHB"],
     )
+    registry.add_scheduler(
+        "pbt", "tune_schedulers.pbt:PopulationBasedTraining", class_names=["PopulationBasedTraining"]
+    )
+    registry.add_scheduler(
+        "pbt_replay",
+        "tune_schedulers.pbt_replay:PopulationBasedTrainingReplay",
+        class_names=["PopulationBasedTrainingReplay"],
+    )
+    registry.add_scheduler("pb2", "tune_schedulers.pb2:PB2", class_names=["PB2"], extra="tune-schedulers[pb2]")
+    registry.add_scheduler(
+        "resource_changing",
+        "tune_schedulers.resource_changing_scheduler:ResourceChangingScheduler",
+        class_names=[
+            "ResourceChangingScheduler",
+            "DistributeResources",
+            "DistributeResourcesToTopJob",
+        ],
+    )

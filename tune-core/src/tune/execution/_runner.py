@@ -9,7 +9,8 @@ Protocol (plain tuples, pickled by the local executor, passed as objects by the 
   late message for an earlier run of the same trial can never stop a resumed one.
 * runner -> driver: ``(trial_id, started, results, end)`` where ``started`` says the trial
   began, ``results`` is a list of result dicts and ``end`` is ``None``, ``("completed",
-  checkpoint_dir)`` or ``("failed", error, traceback, exception)``.
+  checkpoint_dir)`` or ``("failed", error, traceback, exception)``; or ``("saved",
+  checkpoint_dir)``, which does not end the trial (the answer to a ``SAVE`` decision).
 
 Run-ahead trials (``sync_results=False``) batch results in an ``Outbox``: sent when 256 are
 waiting or 10 ms passed since the last send, by a helper thread when a trial goes quiet, and
@@ -33,14 +34,17 @@ from typing import Any
 
 from tune.errors import invalid_type
 from tune.execution.executor import (
+    ABANDON,
     CHECKPOINT_KEY,
     CONTINUE,
     PAUSE,
+    SAVE,
     STOP,
     Event,
     TrialCompleted,
     TrialFailed,
     TrialResults,
+    TrialSaved,
     TrialStarted,
 )
 from tune.trainable import session as _session
@@ -275,6 +279,7 @@ class TrialRunner(_session.Session):
         self._sync = spec["sync"]
         self._criteria = spec["stop"]
         self._interrupt: str | None = None
+        self._save_requested = False
         self._latest_checkpoint: str | None = spec["restore"]
         self._last_poll = 0.0
         self._resources: Any = None
@@ -379,6 +384,8 @@ class TrialRunner(_session.Session):
         try:
             if spec["restore"]:
                 trainable.restore(spec["restore"])
+            if spec.get("resized"):
+                trainable.update_resources(self.trial_resources)
             self.outbox.started()
             freq = spec["freq"]
             saved_at, saved_path = -1, None
@@ -391,8 +398,13 @@ class TrialRunner(_session.Session):
                     result[CHECKPOINT_KEY] = saved_path
                 if self._handle(result, _time()):
                     break
+                if self._save_requested:
+                    self._save_requested = False
+                    if saved_at != iteration:
+                        saved_path, saved_at = self._save(trainable), iteration
+                    self.outbox.flush(("saved", saved_path))
             checkpoint_dir = None
-            if self._interrupt == PAUSE or spec["at_end"]:
+            if self._interrupt == PAUSE or (spec["at_end"] and self._interrupt != ABANDON):
                 if saved_at == trainable.iteration:
                     checkpoint_dir = saved_path
                 else:
@@ -427,7 +439,9 @@ class TrialRunner(_session.Session):
             self.outbox.send_now(result)
             if not stop:
                 decision = self._wait_decision()
-                if decision != CONTINUE:
+                if decision == SAVE:
+                    self._save_requested = True
+                elif decision != CONTINUE:
                     self._interrupt = decision
         else:
             self.outbox.add(result, now)
@@ -461,7 +475,7 @@ class TrialRunner(_session.Session):
         channel = self.channel
         while channel.poll():
             decision = self._control(channel.recv())
-            if decision is not None and decision != CONTINUE and self._interrupt is None:
+            if decision not in (None, CONTINUE, SAVE) and self._interrupt is None:
                 self._interrupt = decision
 
 
@@ -473,6 +487,9 @@ def decode(msg: tuple, events: list[Event], load_exception: Callable[[Any], Any]
     if results:
         events.append(TrialResults(trial_id, results))
     if end is None:
+        return False
+    if end[0] == "saved":
+        events.append(TrialSaved(trial_id, end[1]))
         return False
     if end[0] == "completed":
         events.append(TrialCompleted(trial_id, end[1]))

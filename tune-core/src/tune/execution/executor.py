@@ -40,6 +40,8 @@ class TrialLaunch:
         env: extra environment variables for the trial (e.g. ``CUDA_VISIBLE_DEVICES``).
         experiment_name: the experiment's name (for ``tune.get_context()``).
         experiment_tag: the trial's tag, copied into every result.
+        resources_changed: the trial's resources differ from its previous launch (a class
+            trainable's ``update_resources`` is called after it is set up).
         stdout_file / stderr_file: absolute paths the trial's output is redirected to while it
             runs (``RunConfig(log_to_file=...)``); ``None`` leaves it on the driver's console.
 
@@ -67,6 +69,7 @@ class TrialLaunch:
     experiment_tag: str = ""
     stdout_file: str | None = None
     stderr_file: str | None = None
+    resources_changed: bool = False
 
 
 # ---- events, in the order an executor produces them for one trial ---------------------------
@@ -92,6 +95,14 @@ class TrialResults:
 
 
 @dataclass
+class TrialSaved:
+    """The trial persisted a checkpoint on request (``decide(trial_id, SAVE)``) and goes on."""
+
+    trial_id: str
+    checkpoint_dir: str
+
+
+@dataclass
 class TrialCompleted:
     """The trainable returned (or was stopped); ``checkpoint_dir`` if one was saved at the end."""
 
@@ -112,12 +123,19 @@ class TrialFailed:
     worker_died: bool = False
 
 
-Event = TrialStarted | TrialResults | TrialCompleted | TrialFailed
+Event = TrialStarted | TrialResults | TrialSaved | TrialCompleted | TrialFailed
 
 CHECKPOINT_KEY = "__checkpoint_dir__"
 CONTINUE = "CONTINUE"
 STOP = "STOP"
 PAUSE = "PAUSE"
+#: continue after persisting a checkpoint now (class trainables; function trainables, which
+#: checkpoint only through ``tune.report``, just continue)
+SAVE = "SAVE"
+#: end now and save nothing, not even ``checkpoint_at_end``'s checkpoint (a trial about to
+#: restart from another trial's checkpoint)
+ABANDON = "ABANDON"
+DECISIONS = (CONTINUE, STOP, PAUSE, SAVE, ABANDON)
 
 
 class Executor(abc.ABC):
@@ -159,7 +177,9 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def decide(self, trial_id: str, decision: str) -> None:
-        """Answer a synchronous trial's latest result: ``CONTINUE``, ``STOP`` or ``PAUSE``.
+        """Answer a synchronous trial's latest result: ``CONTINUE``, ``STOP``, ``PAUSE``,
+        ``SAVE`` (continue after persisting a checkpoint: a ``TrialSaved`` event follows) or
+        ``ABANDON`` (stop without saving anything).
 
         For run-ahead trials (``sync_results=False``), ``STOP``/``PAUSE`` take effect at the
         trial's next report at the latest. ``PAUSE`` saves a checkpoint before ending (the

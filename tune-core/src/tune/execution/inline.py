@@ -16,7 +16,7 @@ from typing import Any
 
 from tune.errors import TuneError, invalid_value
 from tune.execution._runner import Outbox, TrialRunner, decode, safe_stop
-from tune.execution.executor import CONTINUE, PAUSE, STOP, Event, Executor, TrialLaunch
+from tune.execution.executor import CONTINUE, DECISIONS, SAVE, Event, Executor, TrialLaunch
 from tune.resources import Resources
 from tune.trainable.trainable import Trainable
 
@@ -101,6 +101,7 @@ class InlineExecutor(Executor):
             "freq": int(launch.checkpoint_frequency or 0),
             "at_end": bool(launch.checkpoint_at_end),
             "reuse": bool(launch.reuse_actors),
+            "resized": bool(launch.resources_changed),
         }
         reusable = None
         if self._kept is not None:
@@ -130,13 +131,13 @@ class InlineExecutor(Executor):
         self._thread.start()
 
     def decide(self, trial_id: str, decision: str) -> None:
-        if decision not in (CONTINUE, STOP, PAUSE):
-            raise invalid_value("decision", decision, "must be CONTINUE, STOP or PAUSE")
+        if decision not in DECISIONS:
+            raise invalid_value("decision", decision, f"must be one of {', '.join(DECISIONS)}")
         if trial_id != self._running or self._channel is None:
             return
-        if decision == CONTINUE:
+        if decision in (CONTINUE, SAVE):
             if self._sync:
-                self._channel.queue.put(("d", self._seq, CONTINUE))
+                self._channel.queue.put(("d", self._seq, decision))
             return
         if not self._stop_sent:
             self._stop_sent = True

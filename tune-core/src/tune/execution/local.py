@@ -44,8 +44,8 @@ from tune.errors import (
 from tune.execution._runner import decode
 from tune.execution.executor import (
     CONTINUE,
-    PAUSE,
-    STOP,
+    DECISIONS,
+    SAVE,
     Event,
     Executor,
     TrialFailed,
@@ -315,6 +315,7 @@ class LocalExecutor(Executor):
             "freq": int(launch.checkpoint_frequency or 0),
             "at_end": bool(launch.checkpoint_at_end),
             "reuse": bool(launch.reuse_actors),
+            "resized": bool(launch.resources_changed),
             "env": env,
             "chdir": self._chdir,
             "stdout": getattr(launch, "stdout_file", None),
@@ -372,14 +373,14 @@ class LocalExecutor(Executor):
 
     # -- control ------------------------------------------------------------------------------
     def decide(self, trial_id: str, decision: str) -> None:
-        if decision not in (CONTINUE, STOP, PAUSE):
-            raise invalid_value("decision", decision, "must be CONTINUE, STOP or PAUSE")
+        if decision not in DECISIONS:
+            raise invalid_value("decision", decision, f"must be one of {', '.join(DECISIONS)}")
         running = self._trials.get(trial_id)
         if running is None:
             return
-        if decision == CONTINUE:
+        if decision in (CONTINUE, SAVE):
             if running.sync:
-                running.worker.try_send(("d", running.seq, CONTINUE))
+                running.worker.try_send(("d", running.seq, decision))
             return
         if running.stop_sent:
             return

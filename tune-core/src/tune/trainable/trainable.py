@@ -260,6 +260,13 @@ class Trainable:
     def get_config(self) -> dict:
         return self.config
 
+    def update_resources(self, trial_resources: PlacementGroupFactory) -> None:
+        """Called when the trial resumes with other resources than before
+        (``ResourceChangingScheduler``); ``self.trial_resources`` already holds them.
+
+        Override to use them, e.g. to change the number of data-loading threads.
+        """
+
     # -- driving ------------------------------------------------------------------------------
     def train(self) -> dict:
         """Run one ``step()`` and return its result with the automatic fields filled in."""
