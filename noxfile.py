@@ -29,6 +29,9 @@ nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
 TEST_TOOLS = ["pytest>=7", "pytest-xdist>=3"]
+# The CPU build of torch on this machine's disk: ax-platform (tune-search[ax]) pulls torch in,
+# and an unpinned one is a multi-GB CUDA download. Installed in the same pip command.
+CI_PINS = ["torch==2.13.0"]
 
 
 def _rel(path: Path) -> str:
@@ -40,7 +43,7 @@ def _install_everything(session: nox.Session) -> None:
     for dist in distributions(ROOT):
         if dist.name != "tune-core":
             requirements += ["-e", f"{_rel(dist)}[all]"]
-    session.install(*requirements, *TEST_TOOLS)
+    session.install(*CI_PINS, *requirements, *TEST_TOOLS)
 
 
 @nox.session(python=PYTHON)
@@ -65,7 +68,7 @@ def _make_isolated_session(dist: Path) -> None:
         # Only tune-core and this distribution: proves its tests need nothing else.
         requirements = ["-e", "tune-core"] if name != "tune-core" else []
         requirements += ["-e", f"{_rel(dist)}[all]"]
-        session.install(*requirements, *TEST_TOOLS)
+        session.install(*CI_PINS, *requirements, *TEST_TOOLS)
         tests_dir = dist / "tests"
         if not tests_dir.is_dir():
             session.error(f"{_rel(dist)} has no tests/ directory")

@@ -28,7 +28,9 @@ fi
 vpy="$venv/bin/python"
 
 # Every distribution, discovered from disk so new ones are picked up without editing this file.
-requirements=(-e "tune-core[all,test]")
+# torch is pinned to the CPU build this machine has on disk: ax-platform (tune-search[ax])
+# pulls torch in, and an unpinned one means a multi-GB CUDA download.
+requirements=("torch==2.13.0" -e "tune-core[all,test]")
 for dir in tune-*/ packages/*/; do
     dir="${dir%/}"
     [[ "$dir" == "tune-core" || ! -f "$dir/pyproject.toml" ]] && continue

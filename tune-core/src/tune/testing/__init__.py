@@ -1,0 +1,1 @@
+"""Test helpers for plugin authors: ``tune.testing.searcher_conformance`` (needs pytest)."""
