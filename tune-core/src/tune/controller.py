@@ -57,6 +57,7 @@ class TuneController:
         self.executor = executor
         self.trials: list[Trial] = []
         self.waiting: dict[str, Trial] = {}  # PENDING or PAUSED, in creation order
+        self.paused: set[str] = set()  # the PAUSED ones among them
         self.live: dict[str, Trial] = {}  # launched and not yet ended
         self.stopping: dict[str, str] = {}  # trial_id -> STOP / PAUSE requested
         self.restore_from: dict[str, str] = {}
@@ -229,7 +230,9 @@ class TuneController:
         Adaptive searchers get one pending trial at a time, created only when it can start,
         so every suggestion sees the latest results; random/grid search queues ahead.
         """
-        while not self._searcher_done and len(self.waiting) < self._max_pending:
+        # Paused trials do not count: a scheduler holding trials at a rung (HyperBand) needs
+        # new ones to fill its bracket.
+        while not self._searcher_done and len(self.waiting) - len(self.paused) < self._max_pending:
             if self._max_pending == 1 and not self._has_room():
                 return
             trial_id = self._namer.trial_id(len(self.trials))
@@ -328,6 +331,7 @@ class TuneController:
     def _launch(self, trial: Trial) -> None:
         spec = self.spec
         del self.waiting[trial.trial_id]
+        self.paused.discard(trial.trial_id)
         os.makedirs(trial.path, exist_ok=True)
         restore = self.restore_from.pop(trial.trial_id, None)
         if trial.pending_restore:
@@ -418,6 +422,7 @@ class TuneController:
         self.timeouts.ended(trial.trial_id)
         self.stopping.pop(trial.trial_id, None)
         self.waiting.pop(trial.trial_id, None)
+        self.paused.discard(trial.trial_id)
         trial.status = status
         trial.end_time = time.time()
         trial.freeze_stats()

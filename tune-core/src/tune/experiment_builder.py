@@ -174,6 +174,7 @@ def build_experiment(
     scheduler_info = {
         **spec_info,
         "searcher_class": type(searcher),
+        "searcher_classes": _searcher_classes(searcher),
         "trainable_can_checkpoint": trainable_can_checkpoint(trainable_cls),
         "checkpoint_frequency": run_config.checkpoint_config.checkpoint_frequency,
         "total_resources": dict(executor.total_resources()),
@@ -227,6 +228,19 @@ def build_experiment(
     _check_static_resources(trainable_cls, executor)
     check_executor_can_kill(tune_config.trial_timeout_s, executor)
     return spec, bus, executor
+
+
+def _searcher_classes(searcher: Any) -> tuple[type, ...]:
+    """The searcher's class and those of the searchers it wraps (ConcurrencyLimiter,
+    Repeater...), outermost first."""
+    from tune.search.searcher import Searcher
+
+    classes = [type(searcher)]
+    inner = getattr(searcher, "searcher", None)
+    while isinstance(inner, Searcher) and len(classes) < 16:
+        classes.append(type(inner))
+        inner = getattr(inner, "searcher", None)
+    return tuple(classes)
 
 
 def trainable_can_checkpoint(trainable_cls: type) -> bool | None:

@@ -169,6 +169,8 @@ def tune_scheduler_configure(metric: str | None, mode: str | None, spec: dict) -
     :param mode: ``"min"`` or ``"max"``, or ``None``.
     :param spec: further experiment settings: ``num_samples``, ``time_budget_s``,
         ``searcher_class`` (the search algorithm's class, for compatibility checks),
+        ``searcher_classes`` (that class and those of the searchers it wraps, e.g.
+        ``(ConcurrencyLimiter, TuneBOHB)``),
         ``trainable_can_checkpoint`` (``True``/``False`` for class trainables, ``None`` for
         functions, which may or may not report checkpoints), ``checkpoint_frequency`` and
         ``total_resources`` (everything the executor can hand out, ``{"CPU": 8, ...}``).

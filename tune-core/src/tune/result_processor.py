@@ -150,6 +150,7 @@ class ResultProcessor:
                 ctl.restore_from[trial.trial_id] = trial.checkpoint.path
             trial.status = PAUSED
             ctl.waiting[trial.trial_id] = trial
+            ctl.paused.add(trial.trial_id)
             ctl.bus.searcher_on_pause(trial.trial_id)
             ctl.recorder.trial_changed(trial, len(ctl.trials))
             return
@@ -159,10 +160,13 @@ class ResultProcessor:
         """End a trial that is not running (or has just stopped) as TERMINATED."""
         ctl = self.ctl
         ctl.end_trial(trial, TERMINATED)
+        # The searcher sees the last result as reported: "done" is False when a scheduler or
+        # stopper ended the trial early (so an adapter can tell Optuna it was pruned).
+        reported = dict(trial.last_result) if trial.last_result else None
         if trial.last_result:
             trial.last_result["done"] = True
         result = trial.last_result or None
-        ctl.bus.searcher_on_complete(trial.trial_id, result, False)
+        ctl.bus.searcher_on_complete(trial.trial_id, reported, False)
         ctl.bus.scheduler_on_complete(trial, result)
         ctl.bus.on_trial_complete(ctl.iteration, ctl.trials, trial)
         ctl.recorder.trial_changed(trial, len(ctl.trials))

@@ -33,7 +33,8 @@ class HyperBandForBOHB(HyperBandScheduler):
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         from tune.search.basic_variant import BasicVariantGenerator
 
-        searcher_class = spec.get("searcher_class")
+        # The searcher doing the work, inside any ConcurrencyLimiter / Repeater.
+        searcher_class = (spec.get("searcher_classes") or (spec.get("searcher_class"),))[-1]
         if (
             searcher_class is not None
             and not issubclass(searcher_class, BasicVariantGenerator)

@@ -29,9 +29,16 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tune.errors import TuneValueError
-from tune.search.sample import Categorical, Domain, Float, Function, Integer
+from tune.search.sample import Categorical, Domain, Float, Function, Integer, _round_to
 
-__all__ = ["FlatSpace", "Param", "SearcherSupport", "parse_space"]
+__all__ = [
+    "FlatSpace",
+    "Param",
+    "SearcherSupport",
+    "flatten_config",
+    "parse_space",
+    "unflatten_config",
+]
 
 Path = tuple[str, ...]
 
@@ -77,8 +84,9 @@ class Param:
         path: the keys leading to it (``("model", "width")``); ``name`` joins them with "/".
         domain: the domain as the user wrote it.
         kind: ``"float"``, ``"int"`` or ``"categorical"``.
-        lower / upper: the bounds (floats: inclusive; ints: ``upper`` inclusive here, already
-            adjusted for ``randint``'s exclusive upper bound), ``None`` for categoricals.
+        lower / upper: the smallest and largest valid values, both inclusive: ``randint``'s
+            exclusive upper bound is already taken off, and with ``q`` they are the extreme
+            multiples of ``q`` inside the domain's bounds; ``None`` for categoricals.
         log: log-uniform; q: the quantum or ``None``; normal: ``(mean, sd)`` or ``None``.
         branches: for a conditional categorical, the parsed sub-space of each category
             (``None`` for categories without domains).
@@ -142,18 +150,15 @@ class Param:
             return self.category(value)
         value = float(value)
         if self.q is not None:
-            value = round(value / self.q) * self.q
+            value = _round_to(value, self.q)  # (0.1 * 3 stays 0.3)
+        # lower/upper are the extreme valid values (multiples of q when quantized).
         if self.lower is not None and math.isfinite(self.lower):
             value = max(value, self.lower)
         if self.upper is not None and math.isfinite(self.upper):
             value = min(value, self.upper)
         if self.kind == "int":
             return int(round(value))
-        if self.q is not None:
-            # 0.1 * 3 is 0.30000000000000004: keep as many decimals as q has.
-            decimals = max(0, -math.floor(math.log10(abs(self.q)))) + 6 if self.q else 6
-            value = round(value, decimals)
-        return value
+        return float(value)
 
 
 @dataclass
@@ -180,16 +185,16 @@ class FlatSpace:
                 _assign(config, path, values[params[path].name])
         return config
 
-    def values_of(self, config: Mapping) -> dict[str, Any]:
-        """``{param name: value}`` read from a nested config (``points_to_evaluate``);
-        a parameter the config lacks raises, naming it."""
+    def values_of(self, config: Mapping, argument: str = "points_to_evaluate") -> dict[str, Any]:
+        """``{param name: value}`` read from a nested config (``points_to_evaluate``, or the
+        ``argument`` named in the error); a parameter the config lacks raises, naming it."""
         values = {}
         for param in self.params:
             node: Any = config
             for key in param.path:
                 if not isinstance(node, Mapping) or key not in node:
                     raise TuneValueError(
-                        f"points_to_evaluate: the config {dict(config)!r} has no value for "
+                        f"{argument}: the config {dict(config)!r} has no value for "
                         f"parameter {param.name!r}; give every parameter of the space."
                     )
                 node = node[key]
@@ -290,7 +295,7 @@ def _param(path: Path, domain: Domain, refusal: _Refusal) -> Param:
             refusal.check("quantized", path, f"rounding to multiples of {domain.q}")
         normal = (domain.mean, domain.sd) if domain.distribution == "normal" else None
         return Param(
-            path, domain, "float", domain.lower, domain.upper, domain.log, domain.q, normal
+            path, domain, "float", domain.min_value, domain.max_value, domain.log, domain.q, normal
         )
     if isinstance(domain, Integer):
         refusal.check("integer", path, "an integer range")
@@ -298,9 +303,8 @@ def _param(path: Path, domain: Domain, refusal: _Refusal) -> Param:
             refusal.check("log", path, "a log-uniform integer range")
         if domain.q is not None and domain.q != 1:
             refusal.check("quantized", path, f"rounding to multiples of {domain.q}")
-        upper = domain.upper if domain.upper_inclusive else domain.upper - 1
         q = domain.q if domain.q not in (None, 1) else None
-        return Param(path, domain, "int", domain.lower, upper, domain.log, q)
+        return Param(path, domain, "int", domain.min_value, domain.max_value, domain.log, q)
     if isinstance(domain, Categorical):
         refusal.check("categorical", path, "a choice among values")
         if domain.is_grid():
@@ -329,3 +333,40 @@ def _param(path: Path, domain: Domain, refusal: _Refusal) -> Param:
         f"{refusal.searcher} cannot express parameter {'/'.join(path)!r}: "
         f"{type(domain).__name__} is not a domain it knows."
     )
+
+
+def flatten_config(config: Mapping, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a/b": 1}``: Ray Tune's names for nested parameters, which
+    libraries with flat parameter lists use (empty dicts stay values)."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_config(value, name + "/"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def unflatten_config(flat: Mapping[str, Any], searcher: str = "the search algorithm") -> dict:
+    """``{"a/b": 1}`` -> ``{"a": {"b": 1}}``. A name that is both a value and the prefix of
+    others (``"a"`` and ``"a/b"``) raises, naming ``searcher`` and the parameter."""
+    config: dict = {}
+    for name, value in flat.items():
+        keys = str(name).split("/")
+        node = config
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise TuneValueError(
+                    f"{searcher}: parameter {name!r} nests under {key!r}, which is a value "
+                    "itself; rename one of them."
+                )
+            node = child
+        if isinstance(node.get(keys[-1]), dict):
+            raise TuneValueError(
+                f"{searcher}: parameter {name!r} is also the prefix of nested parameters; "
+                "rename one of them."
+            )
+        node[keys[-1]] = value
+    return config

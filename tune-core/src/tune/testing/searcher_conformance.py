@@ -95,10 +95,12 @@ def _check_normal(config):
     assert isinstance(config["z"], float) and math.isfinite(config["z"]), config
 
 
-@_space("nested", {"model": {"width": tune.randint(1, 5), "depth": 3}, "x": tune.uniform(0, 1)})
+@_space(
+    "nested", {"model": {"width": tune.uniform(1.0, 5.0), "depth": 3}, "x": tune.uniform(0, 1)}
+)
 def _check_nested(config):
     assert set(config) == {"model", "x"} and config["model"]["depth"] == 3, config
-    assert 1 <= config["model"]["width"] <= 4 and 0 <= config["x"] <= 1, config
+    assert 1.0 <= config["model"]["width"] <= 5.0 and 0 <= config["x"] <= 1, config
 
 
 @_space(
@@ -123,7 +125,7 @@ _REQUIRES = {
     "quantized": ("float", "integer"),
     "categorical": (),
     "normal": ("float",),
-    "nested": ("float", "integer"),
+    "nested": ("float",),
     "conditional": ("categorical", "float", "nested"),
 }
 
@@ -210,11 +212,17 @@ class SearcherConformance:
             pytest.skip(f"{feature} is not declared")
         space, check = SPACES[feature]
         searcher = self._configured(space)
+        answered = 0
         for i in range(self.draws):
             config = searcher.suggest(f"t{i}")
+            # None is allowed (e.g. a duplicate skipped), FINISHED ends the draws
+            if config is None or config == FINISHED:
+                continue
             assert isinstance(config, dict), f"suggest returned {config!r}"
             check(config)
+            answered += 1
             searcher.on_trial_complete(f"t{i}", {"loss": float(i % 3), "training_iteration": 1})
+        assert answered >= 1, "the searcher suggested nothing"
 
     @pytest.mark.parametrize("feature", sorted(SPACES))
     def test_each_undeclared_feature_is_refused_up_front(self, feature):
