@@ -212,7 +212,7 @@ def train_fn(config):
     if checkpoint is not None:
         with open(os.path.join(checkpoint.path, "w.json")) as f:
             w, step = json.load(f)
-    while step < 12:
+    while step < config.get("steps", 12):
         step += 1
         w += config["lr"]
         d = os.path.join(tune.get_context().get_trial_dir(), f"tmp_{step}")
@@ -240,7 +240,8 @@ def test_pbt_end_to_end_clones_checkpoints_and_logs_the_policy(run_config, synch
     lrs = [0.01, 0.1, 1.0, 10.0]
     results = tune.Tuner(
         train_fn,
-        param_space={"lr": tune.grid_search(lrs)},
+        # 13 steps: even a clone made at the last perturbation (12) reports once more
+        param_space={"lr": tune.grid_search(lrs), "steps": 13},
         tune_config=tune.TuneConfig(scheduler=pbt, metric="score", mode="max"),
         run_config=run_config(name=f"pbt_{synch}"),
     ).fit()
@@ -249,11 +250,11 @@ def test_pbt_end_to_end_clones_checkpoints_and_logs_the_policy(run_config, synch
     rows = [json.loads(x) for x in open(os.path.join(exp_dir, "pbt_global.txt"))]
     assert rows, "no exploit happened"
     # The worst trial (lr=0.01) was cloned from a better one: it ends with a better lr and
-    # far more than 12 * 0.01, which it would reach alone.
+    # far more than 13 * 0.01, which it would reach alone.
     worst = next(r for r in results if r.metrics["experiment_tag"].startswith("0_"))
     assert worst.config["lr"] > 0.01
     assert worst.metrics["score"] > 1.0
-    assert worst.metrics["step"] == 12  # resumed from the source's step, not from zero
+    assert worst.metrics["step"] == 13  # resumed from the source's step, not from zero
     assert "@perturbed[lr=" in worst.metrics["experiment_tag"]
     policy = os.path.join(exp_dir, f"pbt_policy_{worst.metrics['trial_id']}.txt")
     assert os.path.exists(policy)

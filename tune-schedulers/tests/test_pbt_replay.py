@@ -63,7 +63,9 @@ def test_replay_reaches_the_same_state_as_the_pbt_trial(run_config):
     )
     results = tune.Tuner(
         train_fn,
-        param_space={"lr": tune.grid_search([0.01, 0.1, 1.0, 10.0])},
+        # 13 steps: a clone made at the last perturbation (step 12) still reports after it,
+        # so every trial's final result reflects the state its schedule led to.
+        param_space={"lr": tune.grid_search([0.01, 0.1, 1.0, 10.0]), "steps": 13},
         tune_config=tune.TuneConfig(scheduler=pbt, metric="score", mode="max"),
         run_config=run_config(name="pbt_source"),
     ).fit()
@@ -88,7 +90,7 @@ def test_replay_reaches_the_same_state_as_the_pbt_trial(run_config):
     # w is the sum of the lr used at each step: the same schedule gives the same w.
     assert result.metrics["score"] == pytest.approx(original.metrics["score"])
     assert result.config == original.config
-    assert result.metrics["step"] == 12
+    assert result.metrics["step"] == 13
     assert "replayed" in replay.debug_string()
 
 
