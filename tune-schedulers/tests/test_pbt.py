@@ -242,7 +242,12 @@ def test_pbt_end_to_end_clones_checkpoints_and_logs_the_policy(run_config, synch
         train_fn,
         # 13 steps: even a clone made at the last perturbation (12) reports once more
         param_space={"lr": tune.grid_search(lrs), "steps": 13},
-        tune_config=tune.TuneConfig(scheduler=pbt, metric="score", mode="max"),
+        # Synchronous PBT ranks everyone at each barrier: clones happen whatever the timing.
+        # Asynchronous PBT ranks trials in the order they report, so it runs inline (one
+        # trial at a time, taking turns) to make that order, and the clones, repeatable.
+        tune_config=tune.TuneConfig(
+            scheduler=pbt, metric="score", mode="max", executor="local" if synch else "inline"
+        ),
         run_config=run_config(name=f"pbt_{synch}"),
     ).fit()
     assert not results.errors
@@ -322,7 +327,8 @@ def test_pbt_with_a_class_trainable_saves_sources_on_request(run_config):
     results = tune.Tuner(
         Counter,
         param_space={"lr": tune.grid_search([0.01, 1.0, 2.0, 3.0])},
-        tune_config=tune.TuneConfig(scheduler=pbt, metric="score", mode="max"),
+        # inline for a repeatable order of results (see the function trainable test above)
+        tune_config=tune.TuneConfig(scheduler=pbt, metric="score", mode="max", executor="inline"),
         run_config=run_config(name="pbt_class"),
     ).fit()
     assert not results.errors

@@ -66,7 +66,8 @@ def test_replay_reaches_the_same_state_as_the_pbt_trial(run_config):
         # 13 steps: a clone made at the last perturbation (step 12) still reports after it,
         # so every trial's final result reflects the state its schedule led to.
         param_space={"lr": tune.grid_search([0.01, 0.1, 1.0, 10.0]), "steps": 13},
-        tune_config=tune.TuneConfig(scheduler=pbt, metric="score", mode="max"),
+        # inline: trials take turns in a fixed order, so which trials get cloned is repeatable
+        tune_config=tune.TuneConfig(scheduler=pbt, metric="score", mode="max", executor="inline"),
         run_config=run_config(name="pbt_source"),
     ).fit()
     cloned = [
