@@ -119,11 +119,16 @@ def _callbacks(run_config: RunConfig, metric: str | None, mode: str | None, bus:
     for i, cb in enumerate(callbacks):
         if not isinstance(cb, Callback):
             raise invalid_type(f"callbacks[{i}]", cb, "expected a tune.Callback instance")
+    defaults: list = []
     if not env.flag("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"):
         for cls in (JsonLoggerCallback, CSVLoggerCallback):
             if not any(isinstance(cb, cls) for cb in callbacks):
-                callbacks.append(cls())
-    for cb in callbacks:
+                defaults.append(cls())
+        defaults.extend(_plugin_default_loggers(callbacks))
+    # Call order: the default loggers first (a result is on disk before any user callback can
+    # fail on it), then RunConfig(callbacks=[...]) in list order, as Ray Tune calls them.
+    # pluggy calls the last registered first, hence the reversed registration.
+    for cb in reversed(defaults + callbacks):
         bus.register(cb, "callback")
     verbose = 1 if run_config.verbose is None else run_config.verbose
     reporter = run_config.progress_reporter
@@ -131,6 +136,20 @@ def _callbacks(run_config: RunConfig, metric: str | None, mode: str | None, bus:
         if reporter is None:
             reporter = default_reporter(metric=metric, mode=mode, verbose=verbose)
         bus.register(ReporterCallback(reporter, verbose=verbose, metric=metric, mode=mode), "reporter")
+
+
+def _plugin_default_loggers(callbacks: list) -> list:
+    """Loggers plugins make default when their library is installed (TensorBoard when
+    tensorboardX is), unless the user already passed one of the same class."""
+    from tune.plugins import get_registry
+
+    registry = get_registry()
+    extra = []
+    for entry in registry.default_loggers():
+        cls = registry.resolve("logger", entry.name)
+        if not any(isinstance(cb, cls) for cb in callbacks):
+            extra.append(cls())
+    return extra
 
 
 def _executor(tune_config: TuneConfig) -> Executor:

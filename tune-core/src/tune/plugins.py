@@ -77,7 +77,7 @@ _WELL_KNOWN_NAMES: dict[str, dict[str, str]] = {
     },
     "logger": {
         "tensorboard": "tune-loggers[tensorboard]",
-        "tbx": "tune-loggers[tbx]",
+        "tbx": "tune-loggers[tensorboard]",
         "mlflow": "tune-loggers[mlflow]",
         "wandb": "tune-loggers[wandb]",
         "aim": "tune-loggers[aim]",
@@ -104,7 +104,7 @@ _WELL_KNOWN_CLASSES: dict[str, tuple[str, str]] = {
     "AxSearch": ("searcher", "tune-search[ax]"),
     "NevergradSearch": ("searcher", "tune-search[nevergrad]"),
     "TuneBOHB": ("searcher", "tune-search[bohb]"),
-    "TBXLoggerCallback": ("logger", "tune-loggers[tbx]"),
+    "TBXLoggerCallback": ("logger", "tune-loggers[tensorboard]"),
     "MLflowLoggerCallback": ("logger", "tune-loggers[mlflow]"),
     "WandbLoggerCallback": ("logger", "tune-loggers[wandb]"),
     "AimLoggerCallback": ("logger", "tune-loggers[aim]"),
@@ -165,7 +165,7 @@ class PluginInfo:
 class RegistryEntry:
     """A registered name: what it imports, its class names and extra, and who registered it."""
 
-    __slots__ = ("kind", "name", "target", "class_names", "extra", "plugin")
+    __slots__ = ("kind", "name", "target", "class_names", "extra", "plugin", "default_when")
 
     def __init__(
         self,
@@ -175,6 +175,7 @@ class RegistryEntry:
         class_names: tuple[str, ...] = (),
         extra: str | None = None,
         plugin: PluginInfo | None = None,
+        default_when: str | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
@@ -182,6 +183,7 @@ class RegistryEntry:
         self.class_names = class_names
         self.extra = extra
         self.plugin = plugin
+        self.default_when = default_when
 
     @property
     def plugin_name(self) -> str | None:
@@ -242,12 +244,16 @@ class Registry:
         *,
         class_names: Sequence[str] = (),
         extra: str | None = None,
+        default_when: str | None = None,
     ) -> None:
         """Register ``name`` of ``kind`` as the lazy import string ``target`` (``"module:attr"``).
 
         :param class_names: class names that resolve to the same target (``resolve_class``).
         :param extra: the pip requirement providing its optional dependencies, e.g.
             ``"tune-search[optuna]"``.
+        :param default_when: loggers only: a module name; when it can be imported, the logger
+            is one of the defaults every experiment gets (as Ray Tune adds TensorBoard when
+            tensorboardX is installed). Built with no arguments.
         """
         self._check_kind(kind)
         if not isinstance(name, str) or not name:
@@ -258,7 +264,11 @@ class Registry:
             )
         if isinstance(class_names, str):
             class_names = (class_names,)
-        entry = RegistryEntry(kind, name, target, tuple(class_names), extra, self._current_plugin)
+        if default_when is not None and kind != "logger":
+            raise invalid_value("default_when", default_when, "applies to loggers only")
+        entry = RegistryEntry(
+            kind, name, target, tuple(class_names), extra, self._current_plugin, default_when
+        )
         existing = self._entries[kind].get(name)
         if existing is not None and existing.plugin is not entry.plugin:
             # First registration wins: the core registers first, so a plugin cannot silently
@@ -403,6 +413,21 @@ class Registry:
             f"No installed tune plugin provides a {kind} class named {class_name!r}. "
             f"Known {kind} classes: {', '.join(known) if known else 'none'}."
         )
+
+    def default_loggers(self) -> list[RegistryEntry]:
+        """Logger entries whose ``default_when`` module is installed (found, not imported)."""
+        import importlib.util
+
+        found = []
+        for entry in self.entries("logger"):
+            if entry.default_when is None:
+                continue
+            try:
+                if importlib.util.find_spec(entry.default_when) is not None:
+                    found.append(entry)
+            except (ImportError, ValueError):
+                continue
+        return found
 
     def class_names(self, kind: str) -> list[str]:
         """Every class name registered for ``kind``, sorted."""
